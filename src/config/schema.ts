@@ -1,0 +1,223 @@
+/**
+ * The inventory file: what clusters exist and how to reach them. Secrets are never in this file: keys that end
+ * in `Env` name the environment variable that holds the secret.
+ */
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^[^\s:,/]+:\d{1,5}$/, 'must be host:port, e.g. "127.0.0.1:9092"')
+  .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be 1..65535');
+
+const envName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be the NAME of an environment variable (e.g. KAFKA_PASSWORD)');
+
+const tlsSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Paths to PEM files. */
+    ca: z.string().optional(),
+    cert: z.string().optional(),
+    key: z.string().optional(),
+    /** Environment variable holding the private key's passphrase. */
+    passphraseEnv: envName.optional(),
+    rejectUnauthorized: z.boolean().default(true),
+    servername: z.string().optional(),
+  })
+  .strict();
+
+const saslSchema = z
+  .object({
+    mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+    username: z.string().min(1),
+    /** Environment variable holding the password. */
+    passwordEnv: envName,
+  })
+  .strict();
+
+const zookeeperConnect = z
+  .string()
+  .min(1)
+  .refine(
+    (s) => {
+      const slash = s.indexOf('/');
+      const hosts = slash === -1 ? s : s.slice(0, slash);
+      return hosts.split(',').every((h) => /^[^\s:,/]+:\d{1,5}$/.test(h.trim()));
+    },
+    { message: 'must be host:port[,host:port...][/chroot], e.g. "zk1:2181,zk2:2181/kafka"' },
+  );
+
+const containerRef = z
+  .object({
+    /** Container name or id. */
+    name: z.string().min(1).optional(),
+    /** Or a label selector "key=value" that matches exactly one container. */
+    label: z
+      .string()
+      .regex(/^[^=\s]+=[^\s]*$/, 'must be key=value')
+      .optional(),
+    /** Name of an entry of `docker.endpoints`; the first endpoint when absent. */
+    endpoint: z.string().optional(),
+  })
+  .strict()
+  .refine((c) => c.name !== undefined || c.label !== undefined, 'needs `name` or `label`');
+
+const dockerEndpoint = z
+  .object({
+    socketPath: z.string().optional(),
+    host: z.string().optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    protocol: z.enum(['http', 'https']).optional(),
+    tls: tlsSchema.optional(),
+    timeoutMs: z.number().int().positive().default(5000),
+  })
+  .strict()
+  .refine((e) => e.socketPath !== undefined || e.host !== undefined, 'needs `socketPath` or `host`');
+
+const ordererSchema = z
+  .object({
+    name: z.string().min(1),
+    channels: z.array(z.string().regex(/^[a-z][a-z0-9.-]*$/, 'not a valid Fabric channel name')).min(1),
+    /** Operations endpoint base URL: /metrics, /healthz. */
+    operationsUrl: z.string().url().optional(),
+    operationsTls: tlsSchema.optional(),
+    /** FileLedger.Location, on this host or (with `container`) inside the container. */
+    ledgerDir: z.string().optional(),
+    /** Orderer log file on this host (when it does not run in a container). */
+    logFile: z.string().optional(),
+    container: containerRef.optional(),
+  })
+  .strict();
+
+const clusterSchema = z
+  .object({
+    kafka: z
+      .object({
+        brokers: z.array(hostPort).min(1, 'list at least one bootstrap broker'),
+        /** Broker ids the cluster should have; a missing one is BROKER_NOT_REGISTERED. */
+        brokerIds: z.array(z.number().int().nonnegative()).optional(),
+        version: z.string().optional(),
+        clientId: z.string().default('fabric-opsbot'),
+        tls: tlsSchema.optional(),
+        sasl: saslSchema.optional(),
+        connectTimeoutMs: z.number().int().positive().default(3000),
+        requestTimeoutMs: z.number().int().positive().default(5000),
+        /** Broker id -> container. */
+        containers: z.record(z.string().regex(/^\d+$/, 'broker id'), containerRef).optional(),
+      })
+      .strict(),
+    zookeeper: z
+      .object({
+        connect: zookeeperConnect,
+        sessionTimeoutMs: z.number().int().positive().default(10000),
+        connectTimeoutMs: z.number().int().positive().default(3000),
+        /** ZooKeeper member (host:port) -> container. */
+        containers: z.record(z.string(), containerRef).optional(),
+      })
+      .strict(),
+    orderers: z.array(ordererSchema).default([]),
+    /** Fabric channels to watch; defaults to every channel an orderer serves. */
+    channels: z.array(z.string()).optional(),
+    docker: z
+      .object({ endpoints: z.record(z.string(), dockerEndpoint) })
+      .strict()
+      .optional(),
+    checks: z
+      .object({
+        /** Scheduled check interval; 0 = off. */
+        everySeconds: z.number().int().nonnegative().default(300),
+        /** How far back to read logs on the first look. */
+        logWindowMinutes: z.number().int().positive().default(60),
+      })
+      .strict()
+      .default({ everySeconds: 300, logWindowMinutes: 60 }),
+    repairs: z
+      .object({
+        /** pad-channel refuses to add more CONNECT messages than this. */
+        padMaxMessages: z.number().int().positive().default(10000),
+        approvalTtlMinutes: z.number().int().positive().default(15),
+        /** Replication throttle for drain-broker, bytes/s. */
+        reassignThrottleBytes: z.number().int().positive().default(10_000_000),
+      })
+      .strict()
+      .default({ padMaxMessages: 10000, approvalTtlMinutes: 15, reassignThrottleBytes: 10_000_000 }),
+    slack: z
+      .object({
+        /** Channels allowed to run commands against this cluster (ids); any when absent. */
+        commandChannels: z.array(z.string()).optional(),
+        incidentChannel: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const roleName = z.enum(['viewer', 'operator', 'approver']);
+
+const slackSchema = z
+  .object({
+    mode: z.enum(['socket', 'http']).default('socket'),
+    port: z.number().int().min(0).max(65535).default(3000),
+    botTokenEnv: envName.default('SLACK_BOT_TOKEN'),
+    appTokenEnv: envName.default('SLACK_APP_TOKEN'),
+    signingSecretEnv: envName.default('SLACK_SIGNING_SECRET'),
+    /** Base URL of the Web API (tests point it at a local recorder). */
+    apiUrl: z.string().url().optional(),
+    incidentChannel: z.string().optional(),
+    commandChannels: z.array(z.string()).optional(),
+    /** Slack user id -> role. */
+    users: z.record(z.string().regex(/^[UW][A-Z0-9]+$/, 'a Slack user id like U012ABC'), roleName).default({}),
+    /** Role of users not listed; "none" lets them do nothing. */
+    defaultRole: z.enum(['none', 'viewer', 'operator', 'approver']).default('none'),
+    /** Repair kinds that need two approvers. */
+    dangerousRepairs: z.array(z.string()).default(['drain-broker', 'set-topic-config']),
+  })
+  .strict();
+
+export const inventorySchema = z
+  .object({
+    defaultCluster: z.string().optional(),
+    clusters: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'cluster names use A-Z a-z 0-9 _ . -'), clusterSchema),
+    redis: z
+      .object({
+        /** Redis URL without a password; the password comes from `passwordEnv`. */
+        url: z.string().default('redis://127.0.0.1:6379'),
+        passwordEnv: envName.optional(),
+        prefix: z.string().default('fabric-opsbot'),
+      })
+      .strict()
+      .default({ url: 'redis://127.0.0.1:6379', prefix: 'fabric-opsbot' }),
+    slack: slackSchema.optional(),
+    audit: z
+      .object({
+        maxEntries: z.number().int().positive().default(1_000_000),
+        maxAgeDays: z.number().int().positive().optional(),
+      })
+      .strict()
+      .default({ maxEntries: 1_000_000 }),
+  })
+  .strict()
+  .superRefine((inv, ctx) => {
+    const names = Object.keys(inv.clusters);
+    if (names.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['clusters'], message: 'define at least one cluster' });
+    }
+    if (inv.defaultCluster !== undefined && !names.includes(inv.defaultCluster)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultCluster'],
+        message: `names no cluster of this file (have: ${names.join(', ') || 'none'})`,
+      });
+    }
+  });
+
+export type Inventory = z.infer<typeof inventorySchema>;
+export type ClusterConfig = z.infer<typeof clusterSchema>;
+export type OrdererConfig = z.infer<typeof ordererSchema>;
+export type TlsConfig = z.infer<typeof tlsSchema>;
+export type SaslConfig = z.infer<typeof saslSchema>;
+export type ContainerRef = z.infer<typeof containerRef>;
+export type DockerEndpointConfig = z.infer<typeof dockerEndpoint>;
+export type SlackConfig = z.infer<typeof slackSchema>;
+export type Role = z.infer<typeof roleName>;
