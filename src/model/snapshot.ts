@@ -209,6 +209,8 @@ export interface ClusterSnapshot {
     channels: string[];
   };
   zookeeper: ZkView | null;
+  /** Each ensemble member's own answer (four-letter words): read even when no session can be had. */
+  zookeeperMembers?: ZkMemberStatus[];
   kafka: KafkaView | null;
   reachability: EndpointProbe[];
   orderers: { positions: OrdererChannelPosition[]; health: OrdererHealth[] } | null;

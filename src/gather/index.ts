@@ -1,0 +1,91 @@
+/**
+ * Gather one snapshot of a cluster: ZooKeeper, the brokers, reachability of advertised endpoints (and the
+ * orderers, containers and logs as their gatherers are plugged in). Each source runs on its own with its own
+ * timeouts; a source that fails is recorded in `sources` and the rest still runs.
+ */
+import { clusterChannels, type ClusterConfig, type Secrets } from '../config/index.js';
+import { describeError } from '../errors/index.js';
+import type { ClusterSnapshot, SourceStatus } from '../model/index.js';
+import { gatherKafka, wireOptionsFor } from './kafka.js';
+import { probeBrokerEndpoints } from './reachability.js';
+import { gatherZookeeper } from './zookeeper.js';
+
+/** A further source (orderers, containers): fills its part of the snapshot and returns its status. */
+export type ExtraGatherer = (
+  ctx: { clusterName: string; config: ClusterConfig; channel?: string },
+  snapshot: ClusterSnapshot,
+) => Promise<void>;
+
+export interface GatherOptions {
+  /** Scope to one Fabric channel (its topic and its orderers). */
+  channel?: string;
+  secrets: Pick<Secrets, 'byEnv'>;
+  extraGatherers?: ExtraGatherer[];
+  now?: () => Date;
+}
+
+function parseBootstrap(list: string[]): string[] {
+  return list.map((s) => s.trim());
+}
+
+export async function gatherSnapshot(
+  clusterName: string,
+  config: ClusterConfig,
+  opts: GatherOptions,
+): Promise<ClusterSnapshot> {
+  const now = opts.now ?? (() => new Date());
+  const channels = clusterChannels(config);
+  const scopeTopics = opts.channel !== undefined ? [opts.channel] : undefined;
+  const snapshot: ClusterSnapshot = {
+    cluster: clusterName,
+    generatedAt: now().toISOString(),
+    scope: opts.channel !== undefined ? { channel: opts.channel } : {},
+    sources: {},
+    expected: {
+      bootstrap: parseBootstrap(config.kafka.brokers),
+      brokerIds: config.kafka.brokerIds ?? [],
+      zookeeper: config.zookeeper.connect.split('/')[0]!.split(','),
+      channels: opts.channel !== undefined ? [opts.channel] : channels,
+    },
+    zookeeper: null,
+    kafka: null,
+    reachability: [],
+    orderers: null,
+    containers: null,
+    logs: [],
+  };
+
+  const extras = (opts.extraGatherers ?? []).map((g) =>
+    g({ clusterName, config, ...(opts.channel !== undefined ? { channel: opts.channel } : {}) }, snapshot).catch(
+      () => undefined, // an extra gatherer records its own failure in snapshot.sources
+    ),
+  );
+
+  const zk = await gatherZookeeper(config.zookeeper, scopeTopics ? { topics: scopeTopics } : {});
+  snapshot.zookeeper = zk.view;
+  snapshot.zookeeperMembers = zk.members;
+  snapshot.sources.zookeeper = zk.status;
+
+  const registrations = zk.view?.brokers;
+  let kafkaStatus: SourceStatus;
+  try {
+    const wire = wireOptionsFor(config.kafka, opts.secrets.byEnv);
+    const [kafka, probes] = await Promise.all([
+      gatherKafka(snapshot.expected.bootstrap, {
+        wire,
+        ...(registrations ? { registrations } : {}),
+        ...(zk.view ? { partitions: zk.view.partitions } : {}),
+        ...(scopeTopics ? { topics: scopeTopics } : {}),
+      }),
+      probeBrokerEndpoints(registrations ?? [], config.kafka.connectTimeoutMs),
+    ]);
+    snapshot.kafka = kafka.view;
+    snapshot.reachability = probes;
+    kafkaStatus = kafka.status;
+  } catch (err) {
+    kafkaStatus = { ok: false, error: describeError(err) };
+  }
+  snapshot.sources.kafka = kafkaStatus;
+  await Promise.all(extras);
+  return snapshot;
+}

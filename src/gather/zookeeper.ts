@@ -1,0 +1,233 @@
+/**
+ * Read Kafka's state from ZooKeeper: registered brokers, controller, every partition's assignment and state,
+ * config overrides, a reassignment in progress. All reads are issued at once on one session (the client
+ * pipelines them), so thousands of partitions cost one round trip's latency plus transfer, not one each.
+ */
+import type { ClusterConfig } from '../config/index.js';
+import { describeError } from '../errors/index.js';
+import type {
+  BrokerRegistration,
+  SourceStatus,
+  ZkMemberStatus,
+  ZkPartitionState,
+  ZkView,
+} from '../model/index.js';
+import { probeMember } from '../zookeeper/fourletter.js';
+import { parseConnectString, ZkSession } from '../zookeeper/session.js';
+
+export interface ZookeeperGatherOptions {
+  /** Only these topics' partitions (a channel scope); all topics when absent. */
+  topics?: string[];
+}
+
+export interface ZookeeperGathered {
+  view: ZkView | null;
+  members: ZkMemberStatus[];
+  status: SourceStatus;
+}
+
+type Json = Record<string, unknown>;
+
+function parseJson(path: string, data: Buffer | null, malformed: ZkView['malformed']): Json | null {
+  if (!data || data.length === 0) {
+    malformed.push({ path, error: 'empty znode' });
+    return null;
+  }
+  try {
+    const v: unknown = JSON.parse(data.toString('utf8'));
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Json;
+  } catch (err) {
+    malformed.push({ path, error: describeError(err) });
+    return null;
+  }
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+const intArray = (v: unknown): number[] | null => (Array.isArray(v) && v.every(isInt) ? (v as number[]) : null);
+
+export function parseBrokerRegistration(id: number, json: Json): BrokerRegistration | string {
+  const endpoints = Array.isArray(json.endpoints) ? json.endpoints.filter((e) => typeof e === 'string') : [];
+  let host = typeof json.host === 'string' ? json.host : null;
+  let port = isInt(json.port) && json.port > 0 ? json.port : null;
+  if ((host === null || port === null) && endpoints.length > 0) {
+    const m = /^[A-Za-z0-9_]+:\/\/\[?([^\]]*?)\]?:(\d+)$/.exec(endpoints[0] as string);
+    if (m) {
+      host = m[1]!;
+      port = Number(m[2]);
+    }
+  }
+  if (host === null || port === null) return 'no host/port and no parsable endpoint';
+  const reg: BrokerRegistration = { id, host, port, endpoints: endpoints as string[] };
+  if (typeof json.rack === 'string') reg.rack = json.rack;
+  const ts = Number(json.timestamp);
+  if (Number.isFinite(ts) && ts > 0) reg.timestamp = ts;
+  return reg;
+}
+
+export async function gatherZookeeper(
+  cfg: ClusterConfig['zookeeper'],
+  opts: ZookeeperGatherOptions = {},
+): Promise<ZookeeperGathered> {
+  const started = Date.now();
+  const { members: addresses } = parseConnectString(cfg.connect);
+  const membersP = Promise.all(addresses.map((a) => probeMember(a, cfg.connectTimeoutMs)));
+  let session: ZkSession;
+  try {
+    session = await ZkSession.open(cfg.connect, {
+      connectTimeoutMs: cfg.connectTimeoutMs,
+      sessionTimeoutMs: cfg.sessionTimeoutMs,
+      requestTimeoutMs: cfg.sessionTimeoutMs,
+    });
+  } catch (err) {
+    const members = await membersP;
+    return { view: null, members, status: { ok: false, ms: Date.now() - started, error: describeError(err) } };
+  }
+  try {
+    const malformed: ZkView['malformed'] = [];
+    const [members, ids, controllerNode, epochNode, topicNames, reassignNode, brokerConfigIds] = await Promise.all([
+      membersP,
+      session.getChildren('/brokers/ids'),
+      session.getData('/controller'),
+      session.getData('/controller_epoch'),
+      opts.topics ? Promise.resolve(opts.topics) : session.getChildren('/brokers/topics'),
+      session.getData('/admin/reassign_partitions'),
+      session.getChildren('/config/brokers'),
+    ]);
+    const notChecked: string[] = [];
+    if (ids === null) notChecked.push('/brokers/ids does not exist: is this the right ZooKeeper (and chroot) for Kafka?');
+
+    const brokerIds = (ids ?? []).filter((s) => /^\d+$/.test(s)).map(Number);
+    const topics = [...(topicNames ?? [])].sort();
+
+    // Everything else depends only on the names above: issue it all at once.
+    const [brokerNodes, topicNodes, topicConfigNodes, brokerConfigNodes] = await Promise.all([
+      Promise.all(brokerIds.map((id) => session.getData(`/brokers/ids/${id}`))),
+      Promise.all(topics.map((t) => session.getData(`/brokers/topics/${t}`))),
+      Promise.all(topics.map((t) => session.getData(`/config/topics/${t}`))),
+      Promise.all((brokerConfigIds ?? []).map((b) => session.getData(`/config/brokers/${b}`))),
+    ]);
+
+    const brokers: BrokerRegistration[] = [];
+    brokerIds.forEach((id, i) => {
+      const node = brokerNodes[i];
+      if (!node) return; // went away between the two reads
+      const path = `/brokers/ids/${id}`;
+      const json = parseJson(path, node.data, malformed);
+      if (!json) return;
+      const reg = parseBrokerRegistration(id, json);
+      if (typeof reg === 'string') malformed.push({ path, error: reg });
+      else brokers.push(reg);
+    });
+    brokers.sort((a, b) => a.id - b.id);
+
+    const assignments: { topic: string; partition: number; replicas: number[] }[] = [];
+    topics.forEach((topic, i) => {
+      const node = topicNodes[i];
+      if (!node) return; // a scoped topic that does not exist: checks say so from `expected`
+      const path = `/brokers/topics/${topic}`;
+      const json = parseJson(path, node.data, malformed);
+      const parts = json?.partitions;
+      if (!json) return;
+      if (parts === null || typeof parts !== 'object') {
+        malformed.push({ path, error: 'no "partitions" map' });
+        return;
+      }
+      for (const [p, replicas] of Object.entries(parts as Json)) {
+        const list = intArray(replicas);
+        if (!/^\d+$/.test(p) || !list) {
+          malformed.push({ path, error: `partition "${p}" has no valid replica list` });
+          continue;
+        }
+        assignments.push({ topic, partition: Number(p), replicas: list });
+      }
+    });
+    assignments.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+
+    const stateNodes = await Promise.all(
+      assignments.map((a) => session.getData(`/brokers/topics/${a.topic}/partitions/${a.partition}/state`)),
+    );
+    const partitions: ZkPartitionState[] = assignments.map((a, i) => {
+      const node = stateNodes[i];
+      const state: ZkPartitionState = { ...a, leader: null, isr: [] };
+      if (!node) return state;
+      const path = `/brokers/topics/${a.topic}/partitions/${a.partition}/state`;
+      const json = parseJson(path, node.data, malformed);
+      if (!json) return state;
+      const isr = intArray(json.isr);
+      if (!isInt(json.leader) || !isr) {
+        malformed.push({ path, error: 'no integer "leader" or "isr" list' });
+        return state;
+      }
+      state.leader = json.leader;
+      state.isr = isr;
+      if (isInt(json.leader_epoch)) state.leaderEpoch = json.leader_epoch;
+      if (isInt(json.controller_epoch)) state.controllerEpoch = json.controller_epoch;
+      return state;
+    });
+
+    const configMap = (path: string, node: { data: Buffer | null } | null): Record<string, string> | null => {
+      if (!node) return null;
+      const json = parseJson(path, node.data, malformed);
+      const cfgs = json?.config;
+      if (!cfgs || typeof cfgs !== 'object') return null;
+      return Object.fromEntries(Object.entries(cfgs as Json).map(([k, v]) => [k, String(v)]));
+    };
+    const topicConfigs: ZkView['topicConfigs'] = {};
+    topics.forEach((t, i) => {
+      const c = configMap(`/config/topics/${t}`, topicConfigNodes[i] ?? null);
+      if (c) topicConfigs[t] = c;
+    });
+    const brokerConfigOverrides: ZkView['brokerConfigOverrides'] = {};
+    (brokerConfigIds ?? []).forEach((b, i) => {
+      const c = configMap(`/config/brokers/${b}`, brokerConfigNodes[i] ?? null);
+      if (c) brokerConfigOverrides[b] = c;
+    });
+
+    let controller: ZkView['controller'] = null;
+    if (controllerNode) {
+      const json = parseJson('/controller', controllerNode.data, malformed);
+      if (json && isInt(json.brokerid)) {
+        controller = { brokerId: json.brokerid };
+        const ts = Number(json.timestamp);
+        if (Number.isFinite(ts) && ts > 0) controller.timestamp = ts;
+      } else if (json) malformed.push({ path: '/controller', error: 'no integer "brokerid"' });
+    }
+    let controllerEpoch: number | undefined;
+    if (epochNode?.data) {
+      const n = Number(epochNode.data.toString('utf8').trim());
+      if (Number.isInteger(n)) controllerEpoch = n;
+      else malformed.push({ path: '/controller_epoch', error: 'not an integer' });
+    }
+
+    let reassignment: ZkView['reassignment'] = null;
+    if (reassignNode) {
+      const json = parseJson('/admin/reassign_partitions', reassignNode.data, malformed);
+      const list = Array.isArray(json?.partitions) ? (json.partitions as Json[]) : [];
+      reassignment = list
+        .filter((p) => typeof p.topic === 'string' && isInt(p.partition) && intArray(p.replicas))
+        .map((p) => ({ topic: p.topic as string, partition: p.partition as number, replicas: p.replicas as number[] }));
+    }
+
+    for (const m of malformed) notChecked.push(`${m.path}: ${m.error}`);
+    const view: ZkView = {
+      members,
+      controller,
+      brokers,
+      partitions,
+      topicConfigs,
+      brokerConfigOverrides,
+      reassignment,
+      malformed,
+    };
+    if (controllerEpoch !== undefined) view.controllerEpoch = controllerEpoch;
+    const status: SourceStatus = { ok: true, ms: Date.now() - started };
+    if (notChecked.length) status.notChecked = notChecked;
+    return { view, members, status };
+  } catch (err) {
+    const members = await membersP;
+    return { view: null, members, status: { ok: false, ms: Date.now() - started, error: describeError(err) } };
+  } finally {
+    session.close();
+  }
+}
