@@ -6,8 +6,10 @@ import { z } from 'zod';
 
 const hostPort = z
   .string()
-  .regex(/^[^\s:,/]+:\d{1,5}$/, 'must be host:port, e.g. "127.0.0.1:9092"')
-  .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be 1..65535');
+  .refine(
+    (s) => /^[^\s:,/]+:\d{1,5}$/.test(s) && Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535,
+    'must be host:port with a port of 1..65535, e.g. "127.0.0.1:9092"',
+  );
 
 const envName = z
   .string()

@@ -1,0 +1,49 @@
+/**
+ * diagnose / status: gather a snapshot, run the checks, build the report. Shared by the CLI and the workers.
+ */
+import { runChecks } from '../checks/index.js';
+import { clusterChannels, readSecrets, type Inventory, type SelectedCluster } from '../config/index.js';
+import { NotFoundError } from '../errors/index.js';
+import { gatherSnapshot, type ExtraGatherer } from '../gather/index.js';
+import { exitCodeFor, type ClusterSnapshot, type Finding, type Report } from '../model/index.js';
+import { buildReport } from '../render/report.js';
+
+export interface DiagnoseInput {
+  inventory: Inventory;
+  cluster: SelectedCluster;
+  channel?: string;
+  env: NodeJS.ProcessEnv;
+  extraGatherers?: ExtraGatherer[];
+}
+
+export interface DiagnoseResult {
+  snapshot: ClusterSnapshot;
+  findings: Finding[];
+  report: Report;
+  /** Nagios: 0 ok, 1 warning, 2 critical, 3 could not check. */
+  exitCode: 0 | 1 | 2 | 3;
+}
+
+/** A channel must be one the inventory knows (when it lists any). */
+export function checkChannel(cluster: SelectedCluster, channel: string): void {
+  const known = clusterChannels(cluster.config);
+  if (known.length > 0 && !known.includes(channel)) {
+    throw new NotFoundError(
+      `unknown channel "${channel}" for cluster ${cluster.name} (known: ${known.join(', ')})`,
+    );
+  }
+}
+
+export async function diagnose(input: DiagnoseInput): Promise<DiagnoseResult> {
+  if (input.channel !== undefined) checkChannel(input.cluster, input.channel);
+  const secrets = readSecrets(input.inventory, input.env);
+  const snapshot = await gatherSnapshot(input.cluster.name, input.cluster.config, {
+    secrets,
+    ...(input.channel !== undefined ? { channel: input.channel } : {}),
+    ...(input.extraGatherers ? { extraGatherers: input.extraGatherers } : {}),
+  });
+  const findings = runChecks(snapshot);
+  const report = buildReport(snapshot, findings);
+  const nothingReadable = !snapshot.sources.zookeeper?.ok && !snapshot.sources.kafka?.ok;
+  return { snapshot, findings, report, exitCode: nothingReadable ? 3 : exitCodeFor(findings) };
+}
