@@ -63,7 +63,7 @@ export interface LabStatus {
   redis: { port: number; pid: number | null; running: boolean } | null;
 }
 
-export interface LabUpOptions extends LabOptions {}
+export type LabUpOptions = LabOptions;
 
 export interface LabDownOptions extends Pick<LabOptions, 'workDir' | 'log'> {
   /** Also delete the work folder (data, logs, inventory). The jar cache is kept. Default false. */
