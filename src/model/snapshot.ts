@@ -146,6 +146,13 @@ export interface OrdererChannelPosition {
   blockHeight?: number;
   /** The source the position was taken from (best available). */
   source: OffsetSource | null;
+  /**
+   * true when the best source says no offset was ever persisted (a ledger with only the genesis block, gauge -3):
+   * the orderer consumes from the oldest offset, and expectedStartOffset is null.
+   */
+  startFromOldest?: boolean;
+  /** Things worth knowing that are not errors: a torn last block, sources that disagree, metadata copies. */
+  notes?: string[];
   /** Every source that answered, so disagreements between sources show. */
   bySource: Partial<
     Record<OffsetSource, { lastOffsetPersisted: number | null; blockHeight?: number; at?: string }>
