@@ -1,0 +1,66 @@
+/**
+ * Helpers for tests that use the shared lab brought up by test/global-setup.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import kafkajs from 'kafkajs';
+import { inject } from 'vitest';
+import type { ProvidedLab } from '../global-setup.js';
+import { loadLabState } from '../../src/lab/index.js';
+
+const { Kafka, logLevel, Partitioners } = kafkajs;
+
+/** The shared lab (throws when the run has none, e.g. FABRIC_OPSBOT_TEST_NO_LAB=1). */
+export function sharedLab(): ProvidedLab {
+  const lab = inject('lab');
+  if (!lab) throw new Error('no test lab in this run (FABRIC_OPSBOT_TEST_NO_LAB=1?)');
+  return lab;
+}
+
+/** A topic name no other test uses: `<prefix>-<random>` (Kafka topic chars only). */
+export function uniqueTopic(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+/** A kafkajs client on the lab's running, reachable brokers. */
+export function kafkaFor(workDir: string): InstanceType<typeof Kafka> {
+  const state = loadLabState({ workDir });
+  return new Kafka({
+    clientId: 'lab-test',
+    brokers: state.brokers.filter((b) => b.advertisedOverride === null).map((b) => `127.0.0.1:${b.port}`),
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3000,
+    requestTimeout: 15_000,
+    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 2000 },
+  });
+}
+
+/**
+ * Produces `count` messages to topic/partition, one request (so one record batch) per message, acks=all,
+ * like Fabric's orderer (key "0"). Returns the offsets.
+ */
+export async function produceOnePerBatch(
+  workDir: string,
+  topic: string,
+  count: number,
+  partition = 0,
+): Promise<number[]> {
+  const producer = kafkaFor(workDir).producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.LegacyPartitioner,
+  });
+  await producer.connect();
+  try {
+    const offsets: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const [r] = await producer.send({
+        topic,
+        acks: -1,
+        messages: [{ key: '0', value: `message ${i}`, partition }],
+      });
+      offsets.push(Number(r?.baseOffset));
+    }
+    return offsets;
+  } finally {
+    await producer.disconnect();
+  }
+}
