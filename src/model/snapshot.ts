@@ -180,6 +180,8 @@ export interface LogMatch {
   at?: string;
   count: number;
   firstAt?: string;
+  /** The container the line was read from, when it came from a container's log (origin may be an orderer). */
+  container?: string;
 }
 
 // ---------------------------------------------------------------- Containers
@@ -199,6 +201,14 @@ export interface ContainerObservation {
   health?: string;
   startedAt?: string;
   error?: string;
+  /** Container id (full). */
+  id?: string;
+  /** When the container last exited (ISO), when it has. */
+  finishedAt?: string;
+  /** Restart policy name (no, always, unless-stopped, on-failure). */
+  restartPolicy?: string;
+  /** The restart count seen at the previous check, when the caller passed it: growth means it crashed since. */
+  previousRestartCount?: number;
 }
 
 // ---------------------------------------------------------------- The whole
