@@ -283,6 +283,22 @@ export function truncatePartition(
     if (!replicas) throw new Error(`no partition ${topic}/${partition} in ZooKeeper`);
     for (const id of replicas) broker(state, id); // all replicas must be lab brokers
 
+    const target = BigInt(offset);
+    const partitionDir = (id: number) =>
+      join(brokerPaths(state.options, id).dataDir, `${topic}-${partition}`);
+    const planAll = () => {
+      const plans = new Map<number, TruncationPlan>();
+      for (const id of replicas) {
+        if (!readdirSync(brokerPaths(state.options, id).dataDir).includes(`${topic}-${partition}`)) {
+          throw new Error(`broker ${id} has no folder ${partitionDir(id)}`);
+        }
+        plans.set(id, planTruncation(partitionDir(id), target));
+      }
+      return plans;
+    };
+    // Check the offset on the live files first: a bad offset must not crash anything.
+    planAll();
+
     // A crash: every replica dies at once.
     const pids = replicas.map((id) => (brokerRunning(state, id) ? broker(state, id).pid : null));
     for (const pid of pids) if (pid !== null) signal(pid, 'SIGKILL');
@@ -290,30 +306,25 @@ export function truncatePartition(
     for (const pid of pids)
       if (pid !== null && pidAlive(pid)) throw new Error(`broker process ${pid} survived SIGKILL`);
 
-    // Plan every replica first (so that a bad offset changes nothing), then cut.
-    const target = BigInt(offset);
-    const plans = new Map<number, TruncationPlan>();
-    for (const id of replicas) {
-      const dir = join(brokerPaths(state.options, id).dataDir, `${topic}-${partition}`);
-      if (!readdirSync(brokerPaths(state.options, id).dataDir).includes(`${topic}-${partition}`)) {
-        throw new Error(`broker ${id} has no folder ${dir}`);
-      }
-      plans.set(id, planTruncation(dir, target));
-    }
     const previousEnds: Record<number, number> = {};
-    for (const [id, plan] of plans) {
-      applyTruncation(plan);
-      capBrokerCheckpoints(
-        brokerPaths(state.options, id).dataDir,
-        topic,
-        partition,
-        target,
-        plan.segment.baseOffset,
-      );
-      previousEnds[id] = Number(plan.previousEnd);
+    try {
+      // Plan every replica again on the final files, then cut.
+      const plans = planAll();
+      for (const [id, plan] of plans) {
+        applyTruncation(plan);
+        capBrokerCheckpoints(
+          brokerPaths(state.options, id).dataDir,
+          topic,
+          partition,
+          target,
+          plan.segment.baseOffset,
+        );
+        previousEnds[id] = Number(plan.previousEnd);
+      }
+    } finally {
+      // Whatever happened, the brokers come back.
+      await Promise.all(replicas.map((id) => startBrokerProc(state, id)));
     }
-
-    await Promise.all(replicas.map((id) => startBrokerProc(state, id)));
     await waitBrokersRegistered(state, replicas, timeoutMs);
     const serving = state.brokers
       .filter((b) => b.advertisedOverride === null && brokerRunning(state, b.id))
