@@ -159,8 +159,13 @@ function checkSafe(n: number, text: string, what: string): number {
   return n;
 }
 
+/** A plain Uint8Array copy (protobufjs hands out Buffers and views into the input). */
+function plain(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b);
+}
+
 function toBytes(v: unknown): Uint8Array {
-  return v instanceof Uint8Array ? v : new Uint8Array(0);
+  return v instanceof Uint8Array ? plain(v) : new Uint8Array(0);
 }
 
 function decode(
@@ -182,7 +187,7 @@ function decode(
 function omitDefaults(obj: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
-    if (v === undefined || v === null || v === 0 || v === false || v === '' || v === 'UNKNOWN') continue;
+    if (v === undefined || v === null || v === 0 || v === false || v === '') continue;
     if (v instanceof Uint8Array) {
       if (v.length > 0) out[k] = v;
     } else if (Array.isArray(v)) {
@@ -203,7 +208,7 @@ function encode(type: protobuf.Type, input: Record<string, unknown>): Uint8Array
   const obj = omitDefaults(input);
   const problem = type.verify(obj);
   if (problem) throw new FabricDecodeError(`invalid ${type.name}: ${problem}`);
-  return type.encode(type.fromObject(obj)).finish();
+  return plain(type.encode(type.fromObject(obj)).finish());
 }
 
 export function toHex(bytes: Uint8Array): string {
@@ -221,7 +226,8 @@ export type DecodedKafkaMessage =
       type: 'regular';
       payload: Uint8Array;
       configSeq: number;
-      class: KafkaMessageClass;
+      /** The enum's name, or its number when it has none (the orderer rejects those). */
+      class: KafkaMessageClass | number;
       originalOffset: number;
     }
   /** Parses, but no oneof member is set: the orderer's type switch matches nothing and ignores it. */
@@ -234,7 +240,7 @@ export type DecodedKafkaMessage =
  * Every orderer ignores it, which makes it the only safe filler for a partition.
  */
 export function encodeConnectMessage(): Uint8Array {
-  return T.KafkaMessage.encode(T.KafkaMessage.fromObject({ connect: {} })).finish();
+  return plain(T.KafkaMessage.encode(T.KafkaMessage.fromObject({ connect: {} })).finish());
 }
 
 /** A TIME_TO_CUT message. For tests only: a stray one on a live channel stops its consenter for good. */
@@ -252,45 +258,184 @@ export function encodeRegularMessage(m: {
     regular: {
       payload: m.payload,
       configSeq: m.configSeq ?? 0,
-      class: m.class ?? 'NORMAL',
+      class: CLASS_VALUES[m.class ?? 'NORMAL'],
       originalOffset: m.originalOffset ?? 0,
     },
   });
 }
 
-/** Classifies a message value read from a channel's partition the way the orderer would. */
+/**
+ * Classifies a message value read from a channel's partition the way the orderer would: golang/protobuf's
+ * table-driven unmarshal as vendored in Fabric 1.4 (proto/table_unmarshal.go), reimplemented on the wire because
+ * protobufjs is more lenient in ways that matter here:
+ * - a oneof member given twice: the last one wins (protobufjs keeps both set);
+ * - a oneof member with the wrong wire type is an error; another known field with the wrong wire type is
+ *   skipped as unknown (protobufjs reads it anyway);
+ * - tag 0, wire types 4/6/7 and truncated fields are errors; a varint longer than 10 bytes is an error.
+ */
 export function decodeKafkaMessage(bytes: Uint8Array): DecodedKafkaMessage {
-  let msg: Record<string, unknown>;
   try {
-    msg = T.KafkaMessage.decode(bytes) as unknown as Record<string, unknown>;
+    let last: DecodedKafkaMessage = { type: 'empty' };
+    walkFields(bytes, 'orderer.KafkaMessage', (field, wire, r) => {
+      if (field < 1 || field > 3) return false;
+      if (wire !== WIRE_BYTES) throw new FabricDecodeError(`oneof field ${field} has wire type ${wire}`);
+      const body = r.bytes();
+      if (field === 1) last = decodeRegular(body);
+      else if (field === 2) last = decodeTimeToCut(body);
+      else last = decodeConnect(body);
+      return true;
+    });
+    return last;
   } catch (err) {
     return { type: 'unparseable', error: (err as Error).message };
   }
-  try {
-    if (msg.connect) {
-      return { type: 'connect', payload: toBytes((msg.connect as Record<string, unknown>).payload) };
-    }
-    if (msg.timeToCut) {
-      const ttc = msg.timeToCut as Record<string, unknown>;
-      return { type: 'time_to_cut', blockNumber: longToNumber(ttc.blockNumber, 'time_to_cut.block_number') };
-    }
-    if (msg.regular) {
-      const r = msg.regular as Record<string, unknown>;
-      const cls = typeof r.class === 'number' ? r.class : 0;
-      const className = (T.KafkaMessageRegular.lookupEnum('Class').valuesById[cls] ??
-        'UNKNOWN') as KafkaMessageClass;
-      return {
-        type: 'regular',
-        payload: toBytes(r.payload),
-        configSeq: longToNumber(r.configSeq, 'regular.config_seq'),
-        class: className,
-        originalOffset: longToNumber(r.originalOffset, 'regular.original_offset'),
-      };
-    }
-  } catch (err) {
-    return { type: 'unparseable', error: (err as Error).message };
+}
+
+const CLASS_NAMES: Record<number, KafkaMessageClass> = { 0: 'UNKNOWN', 1: 'NORMAL', 2: 'CONFIG' };
+const CLASS_VALUES: Record<KafkaMessageClass, number> = { UNKNOWN: 0, NORMAL: 1, CONFIG: 2 };
+
+function decodeRegular(bytes: Uint8Array): DecodedKafkaMessage {
+  let payload: Uint8Array = new Uint8Array(0);
+  let configSeq = 0n;
+  let cls = 0;
+  let originalOffset = 0n;
+  walkFields(bytes, 'orderer.KafkaMessageRegular', (field, wire, r) => {
+    if (field === 1 && wire === WIRE_BYTES) payload = r.bytes();
+    else if (field === 2 && wire === WIRE_VARINT) configSeq = r.varint();
+    else if (field === 3 && wire === WIRE_VARINT) cls = Number(BigInt.asIntN(32, r.varint()));
+    else if (field === 4 && wire === WIRE_VARINT) originalOffset = BigInt.asIntN(64, r.varint());
+    else return false;
+    return true;
+  });
+  return {
+    type: 'regular',
+    payload,
+    configSeq: bigToNumber(configSeq, 'regular.config_seq'),
+    class: CLASS_NAMES[cls] ?? cls,
+    originalOffset: bigToNumber(originalOffset, 'regular.original_offset'),
+  };
+}
+
+function decodeTimeToCut(bytes: Uint8Array): DecodedKafkaMessage {
+  let blockNumber = 0n;
+  walkFields(bytes, 'orderer.KafkaMessageTimeToCut', (field, wire, r) => {
+    if (field !== 1 || wire !== WIRE_VARINT) return false;
+    blockNumber = r.varint();
+    return true;
+  });
+  return { type: 'time_to_cut', blockNumber: bigToNumber(blockNumber, 'time_to_cut.block_number') };
+}
+
+function decodeConnect(bytes: Uint8Array): DecodedKafkaMessage {
+  let payload: Uint8Array = new Uint8Array(0);
+  walkFields(bytes, 'orderer.KafkaMessageConnect', (field, wire, r) => {
+    if (field !== 1 || wire !== WIRE_BYTES) return false;
+    payload = r.bytes();
+    return true;
+  });
+  return { type: 'connect', payload };
+}
+
+// ---------------------------------------------------------------- the wire, as golang/protobuf reads it
+
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_BYTES = 2;
+const WIRE_START_GROUP = 3;
+const WIRE_FIXED32 = 5;
+
+class WireReader {
+  pos = 0;
+  constructor(
+    readonly buf: Uint8Array,
+    readonly what: string,
+  ) {}
+  get done(): boolean {
+    return this.pos >= this.buf.length;
   }
-  return { type: 'empty' };
+  /** Go's decodeVarint: at most 10 bytes, the 10th may only carry bit 63. */
+  varint(): bigint {
+    let x = 0n;
+    for (let i = 0; i < 10; i++) {
+      const b = this.buf[this.pos + i];
+      if (b === undefined) throw new FabricDecodeError(`${this.what}: unexpected end of data in a varint`);
+      if (i === 9 && b >= 2) break;
+      x |= BigInt(b & 0x7f) << BigInt(7 * i);
+      if (b < 0x80) {
+        this.pos += i + 1;
+        return x;
+      }
+    }
+    throw new FabricDecodeError(`${this.what}: varint too long`);
+  }
+  bytes(): Uint8Array {
+    const len = this.varint();
+    if (len > BigInt(this.buf.length - this.pos)) {
+      throw new FabricDecodeError(`${this.what}: length ${len} runs past the end`);
+    }
+    // a copy, as Go's unmarshal makes one
+    const out = new Uint8Array(this.buf.subarray(this.pos, this.pos + Number(len)));
+    this.pos += Number(len);
+    return out;
+  }
+  skip(n: number): void {
+    if (this.pos + n > this.buf.length) throw new FabricDecodeError(`${this.what}: unexpected end of data`);
+    this.pos += n;
+  }
+  /** skipField (and findEndGroup) of table_unmarshal.go. */
+  skipField(wire: number): void {
+    switch (wire) {
+      case WIRE_VARINT:
+        this.varint();
+        return;
+      case WIRE_FIXED32:
+        this.skip(4);
+        return;
+      case WIRE_FIXED64:
+        this.skip(8);
+        return;
+      case WIRE_BYTES:
+        this.bytes();
+        return;
+      case WIRE_START_GROUP: {
+        let depth = 1;
+        while (depth > 0) {
+          const tag = this.varint();
+          const w = Number(tag & 7n);
+          if (w === 4) depth--;
+          else if (w === WIRE_START_GROUP) depth++;
+          else this.skipField(w);
+        }
+        return;
+      }
+      default:
+        throw new FabricDecodeError(`${this.what}: can't skip unknown wire type ${wire}`);
+    }
+  }
+}
+
+/**
+ * Walks the fields of a message. `onField` returns true when it consumed the field; false leaves it to be
+ * skipped as unknown (which is also what Go does with a known non-oneof field of the wrong wire type).
+ */
+function walkFields(
+  bytes: Uint8Array,
+  what: string,
+  onField: (field: number, wire: number, r: WireReader) => boolean,
+): void {
+  const r = new WireReader(bytes, what);
+  while (!r.done) {
+    const tag = r.varint();
+    const field = Number(tag >> 3n);
+    const wire = Number(tag & 7n);
+    if (field === 0) throw new FabricDecodeError(`${what}: illegal tag 0 (wire type ${wire})`);
+    if (onField(field, wire, r)) continue;
+    r.skipField(wire);
+  }
+}
+
+function bigToNumber(v: bigint, what: string): number {
+  return checkSafe(Number(v), v.toString(), what);
 }
 
 // ---------------------------------------------------------------- Kafka metadata
@@ -309,18 +454,24 @@ export function encodeKafkaMetadata(m: Partial<KafkaMetadata> & { lastOffsetPers
   });
 }
 
+/** Decodes with golang/protobuf's rules (see decodeKafkaMessage); throws FabricDecodeError when Go would fail. */
 export function decodeKafkaMetadata(bytes: Uint8Array): KafkaMetadata {
-  const m = decode(T.KafkaMetadata, bytes, 'orderer.KafkaMetadata');
+  const v = [0n, 0n, 0n];
+  try {
+    walkFields(bytes, 'orderer.KafkaMetadata', (field, wire, r) => {
+      if (field < 1 || field > 3 || wire !== WIRE_VARINT) return false;
+      v[field - 1] = BigInt.asIntN(64, r.varint());
+      return true;
+    });
+  } catch (err) {
+    throw new FabricDecodeError(`cannot decode orderer.KafkaMetadata: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
   return {
-    lastOffsetPersisted: longToNumber(m.lastOffsetPersisted, 'last_offset_persisted'),
-    lastOriginalOffsetProcessed: longToNumber(
-      m.lastOriginalOffsetProcessed,
-      'last_original_offset_processed',
-    ),
-    lastResubmittedConfigOffset: longToNumber(
-      m.lastResubmittedConfigOffset,
-      'last_resubmitted_config_offset',
-    ),
+    lastOffsetPersisted: bigToNumber(v[0] as bigint, 'last_offset_persisted'),
+    lastOriginalOffsetProcessed: bigToNumber(v[1] as bigint, 'last_original_offset_processed'),
+    lastResubmittedConfigOffset: bigToNumber(v[2] as bigint, 'last_resubmitted_config_offset'),
   };
 }
 
@@ -488,15 +639,18 @@ export function kafkaMetadataOfBlock(metadata: readonly Uint8Array[]): BlockKafk
 
   if (lastConfig === null) {
     const lcEntry = metadata[BlockMetadataIndex.LAST_CONFIG];
+    // an entry that is there but empty is LastConfig{index: 0}, as Go reads it
+    if (lcEntry && lcEntry.length === 0) lastConfig = 0;
     if (lcEntry && lcEntry.length > 0) {
       try {
         const md = decodeMetadata(lcEntry);
-        if (md.value.length > 0) {
-          lastConfig = longToNumber(
-            (T.LastConfig.decode(md.value) as unknown as Record<string, unknown>).index,
-            'last_config',
-          );
-        }
+        lastConfig =
+          md.value.length > 0
+            ? longToNumber(
+                (T.LastConfig.decode(md.value) as unknown as Record<string, unknown>).index,
+                'last_config',
+              )
+            : 0;
       } catch (err) {
         problems.push(`metadata[LAST_CONFIG]: ${(err as Error).message}`);
       }
