@@ -1,0 +1,5 @@
+export * from './jobs.js';
+export * from './ids.js';
+export * from './connection.js';
+export * from './producer.js';
+export * from './schedules.js';
