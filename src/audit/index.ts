@@ -1,0 +1,3 @@
+export * from './chain.js';
+export * from './scrub.js';
+export * from './log.js';
