@@ -155,7 +155,7 @@ export class DockerClient {
         (e as SourceError & { statusCode?: number }).statusCode = dockerStatus(err);
         throw e;
       }
-      throw new SourceError('docker', `${this.label}: ${what}: ${describeDockerError(err, this.address)}`, {
+      throw new SourceError('docker', `${this.label}: ${what}: ${describeDockerError(err)}`, {
         cause: err,
       });
     } finally {
