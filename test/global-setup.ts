@@ -1,5 +1,5 @@
 /**
- * Brings the shared test lab up once per `vitest run` (work folder `.lab/test`, Kafka from
+ * Brings the shared test lab up once per `vitest run` (work folder `.lab/test`, fresh data each run, Kafka from
  * FABRIC_OPSBOT_TEST_KAFKA_VERSION or the lab's default) and down at the end. Test files get the lab with
  * `inject('lab')` (typed below) or, outside vitest's injection, from env FABRIC_OPSBOT_TEST_LAB_DIR.
  *
@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { labDown, labUp, repoRoot, type LabStatus } from '../src/lab/index.js';
+import { DEFAULT_BASE_PORTS, labDown, labStatus, labUp, repoRoot, type LabStatus } from '../src/lab/index.js';
 
 /** What global setup provides to test files (`inject('lab')`). */
 export interface ProvidedLab {
@@ -40,14 +40,27 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('lab', null);
     return async () => undefined;
   }
-  const workDir = join(repoRoot(), '.lab', 'test');
+  const workDir = process.env['FABRIC_OPSBOT_TEST_LAB_WORKDIR'] || join(repoRoot(), '.lab', 'test');
+  const portOffset = Number(process.env['FABRIC_OPSBOT_TEST_PORT_OFFSET'] || 0);
   const options = {
     workDir,
+    ...(portOffset
+      ? {
+          basePorts: Object.fromEntries(
+            Object.entries(DEFAULT_BASE_PORTS).map(([k, v]) => [k, v + portOffset]),
+          ) as unknown as typeof DEFAULT_BASE_PORTS,
+        }
+      : {}),
     kafkaVersion: process.env['FABRIC_OPSBOT_TEST_KAFKA_VERSION'] || '3.9.2',
     zookeeperNodes: 3,
     brokers: 4,
   };
   const t0 = Date.now();
+  // A fresh lab per run, unless one of the same version still runs (FABRIC_OPSBOT_TEST_KEEP_LAB=1 last time).
+  const previous = labStatus({ workDir });
+  if (!(previous.running && previous.kafkaVersion === options.kafkaVersion)) {
+    await labDown({ workDir, purge: true });
+  }
   let status: LabStatus;
   try {
     status = await labUp({ ...options, log: (l) => console.log(`[lab] ${l}`) });

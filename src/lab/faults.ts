@@ -20,6 +20,7 @@ import {
   labZk,
   partitionState,
   portOpen,
+  RETRIABLE_KAFKA_ERRORS,
   startBrokerProc,
   startZkNode,
   stopBrokerProc,
@@ -27,6 +28,7 @@ import {
   topicAssignment,
   waitBrokersRegistered,
   waitBrokersServing,
+  waitPartitionsServed,
   waitTopicsHealthy,
   waitZkQuorum,
   zkNode,
@@ -176,10 +178,35 @@ export function restoreAdvertisedListener(
 
 // ------------------------------------------------------------------------------------------ ZooKeeper
 
-/** Stops ZooKeeper node `n` (SIGTERM; SIGKILL with `{ kill: true }`). */
-export function stopZookeeper(lab: LabRef, n: number, opts: { kill?: boolean } = {}): Promise<void> {
+/**
+ * Stops ZooKeeper node `n` (SIGTERM; SIGKILL with `{ kill: true }`). If the members still running are a
+ * majority, waits until they serve again (a new leader is elected when `n` was the leader), so that the
+ * ensemble is settled when this returns.
+ */
+export function stopZookeeper(
+  lab: LabRef,
+  n: number,
+  opts: { kill?: boolean; timeoutMs?: number } = {},
+): Promise<void> {
   return withState(lab, async (state) => {
     await stopZkNode(state, n, opts.kill ? 0 : 10_000);
+    const up = state.zookeeper.filter((z) => zkRunning(state, z.id));
+    if (up.length * 2 > state.zookeeper.length) {
+      await waitFor(
+        async () => {
+          const modes = await Promise.all(up.map((z) => zkMode(z.port, 1000)));
+          return (
+            modes.every((m) => m !== null) &&
+            modes.filter((m) => m === 'leader' || m === 'standalone').length === 1
+          );
+        },
+        {
+          timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT,
+          intervalMs: 100,
+          what: `ZooKeeper members ${up.map((z) => z.id).join(', ')} to serve again without ${n}`,
+        },
+      );
+    }
   });
 }
 
@@ -212,21 +239,7 @@ export function createTopic(
 ): Promise<void> {
   return withState(lab, async (state) => {
     await createTopicOnLab(state, spec);
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT;
-    await labZk(state, (zk) =>
-      waitFor(
-        async () => {
-          const a = await topicAssignment(zk, spec.name);
-          if (!a) return false;
-          for (const p of a.keys()) {
-            const st = await partitionState(zk, spec.name, p);
-            if (!st || st.leader < 0) return false;
-          }
-          return true;
-        },
-        { timeoutMs, intervalMs: 100, what: `topic ${spec.name} to have leaders` },
-      ),
-    );
+    await waitPartitionsServed(state, spec.name, opts.timeoutMs ?? DEFAULT_TIMEOUT);
   });
 }
 
@@ -331,6 +344,7 @@ export function truncatePartition(
       .map((b) => b.id);
     await waitBrokersServing(state, serving, timeoutMs);
     await waitTopicsHealthy(state, timeoutMs, [topic]);
+    await waitPartitionsServed(state, topic, timeoutMs);
     return { topic, partition, offset, replicas, previousEnds };
   });
 }
@@ -361,20 +375,40 @@ export function getControllerId(lab: LabRef): Promise<number | null> {
 
 /**
  * The partition's high watermark, asked of its leader (per ZooKeeper) on the leader's real port; null when the
- * partition has no leader.
+ * partition has no leader. While leadership moves (the broker does not lead it yet) it asks again, up to
+ * `timeoutMs` (default 15 s).
  */
 export async function getHighWatermark(
   lab: LabRef,
   topic: string,
   partition: number,
+  opts: { timeoutMs?: number } = {},
 ): Promise<number | null> {
   const state = loadLabState(lab);
-  const st = await labZk(state, (zk) => partitionState(zk, topic, partition));
-  if (!st || st.leader < 0) return null;
-  const r = await listOffset(broker(state, st.leader).port, topic, partition, -1);
-  if (r.errorCode !== 0)
-    throw new Error(`ListOffsets ${topic}/${partition} on broker ${st.leader}: error ${r.errorCode}`);
-  return Number(r.offset);
+  return labZk(state, (zk) =>
+    waitFor(
+      async () => {
+        const st = await partitionState(zk, topic, partition);
+        if (!st || st.leader < 0) return { hw: null };
+        const r = await listOffset(broker(state, st.leader).port, topic, partition, -1);
+        if (r.errorCode === 0) return { hw: Number(r.offset) };
+        if (RETRIABLE_KAFKA_ERRORS.has(r.errorCode)) return false;
+        throw new KafkaError(
+          `ListOffsets ${topic}/${partition} on broker ${st.leader}: error ${r.errorCode}`,
+        );
+      },
+      {
+        timeoutMs: opts.timeoutMs ?? 15_000,
+        intervalMs: 100,
+        what: `the leader of ${topic}/${partition} to answer ListOffsets`,
+        isFatal: (e) => e instanceof KafkaError,
+      },
+    ),
+  ).then((r) => r.hw);
+}
+
+class KafkaError extends Error {
+  override readonly name = 'KafkaError';
 }
 
 // ------------------------------------------------------------------------------------------ healing

@@ -20,7 +20,7 @@ import { isOurProcess, pidAlive, spawnDetached, stopProcess } from './proc.js';
 import type { BrokerState, LabState, ZkNodeState } from './state.js';
 import { writeState } from './state.js';
 import { waitFor } from './wait.js';
-import { brokerMetadata } from './wire.js';
+import { brokerMetadata, listOffset } from './wire.js';
 import { withZk, zkMode, type LabZk, type ZkBrokerRegistration, type ZkPartitionState } from './zk.js';
 
 // ------------------------------------------------------------------------------------------ small helpers
@@ -306,6 +306,32 @@ export async function waitTopicsHealthy(
         intervalMs: 250,
         what: `${topics ? topics.join(', ') : 'every topic'} to have leaders and full ISRs`,
       },
+    ),
+  );
+}
+
+/** Kafka error codes that mean "leadership is moving, ask again": not yet a failure. */
+export const RETRIABLE_KAFKA_ERRORS: ReadonlySet<number> = new Set([3, 5, 6]);
+
+/**
+ * Waits until every partition of `topic` has a leader in ZooKeeper and that leader answers ListOffsets for it
+ * (ZooKeeper shows a new leader slightly before the broker has taken the leadership).
+ */
+export async function waitPartitionsServed(state: LabState, topic: string, timeoutMs: number): Promise<void> {
+  await labZk(state, (zk) =>
+    waitFor(
+      async () => {
+        const a = await topicAssignment(zk, topic);
+        if (!a) return false;
+        for (const p of a.keys()) {
+          const st = await partitionState(zk, topic, p);
+          if (!st || st.leader < 0) return false;
+          const r = await listOffset(broker(state, st.leader).port, topic, p, -1, 2000);
+          if (r.errorCode !== 0) return false;
+        }
+        return true;
+      },
+      { timeoutMs, intervalMs: 100, what: `the leaders of ${topic} to serve it` },
     ),
   );
 }
