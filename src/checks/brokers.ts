@@ -7,8 +7,8 @@ import { indexSnapshot, type CheckContext, type SnapshotIndex } from './context.
 import { restartBroker } from './repairs.js';
 import { andList, plural } from './words.js';
 
-export function brokerRegistrationChecks(snapshot: ClusterSnapshot, _ctx: CheckContext = {}): Finding[] {
-  const ix = indexSnapshot(snapshot);
+export function brokerRegistrationChecks(snapshot: ClusterSnapshot, ctx: CheckContext = {}): Finding[] {
+  const ix = indexSnapshot(snapshot, ctx);
   if (ix.registered === null) return [];
   const findings: Finding[] = [];
   const registered = [...ix.registered].sort((a, b) => a - b);
@@ -64,8 +64,8 @@ function probesByBroker(probes: readonly EndpointProbe[]): Map<number, EndpointP
   return out;
 }
 
-export function brokerReachabilityChecks(snapshot: ClusterSnapshot, _ctx: CheckContext = {}): Finding[] {
-  const ix = indexSnapshot(snapshot);
+export function brokerReachabilityChecks(snapshot: ClusterSnapshot, ctx: CheckContext = {}): Finding[] {
+  const ix = indexSnapshot(snapshot, ctx);
   const findings: Finding[] = [];
   const byBroker = probesByBroker(snapshot.reachability);
   // A broker that is not registered is reported as such; its address being dead is a consequence.

@@ -26,7 +26,7 @@ interface TopicInfo {
 }
 
 export function configChecks(snapshot: ClusterSnapshot, ctx: CheckContext = {}): Finding[] {
-  const ix = indexSnapshot(snapshot);
+  const ix = indexSnapshot(snapshot, ctx);
   if (snapshot.kafka === null || ix.brokersWithConfig.length === 0) return [];
   const kafkaTopics = snapshot.kafka.topicConfigs;
   const channels: TopicInfo[] = [];

@@ -11,6 +11,9 @@ import type {
   ZkPartitionState,
 } from '../model/index.js';
 
+/** Where runChecks keeps the index it built, so every check of one run shares it. */
+export const INDEX: unique symbol = Symbol('fabric-opsbot snapshot index');
+
 export interface CheckContext {
   /**
    * Orderer.AbsoluteMaxBytes of the channels (configtx.yaml), when known. With it CONFIG_MESSAGE_SIZE checks
@@ -23,6 +26,8 @@ export interface CheckContext {
    * Their findings go through the same scope filter, de-duplication and sort.
    */
   extraChecks?: readonly CheckFn[];
+  /** Set by runChecks: the index of the snapshot being checked. */
+  [INDEX]?: SnapshotIndex;
 }
 
 /** A check: a pure function of the snapshot. It must not throw on odd data; runChecks guards it anyway. */
@@ -121,15 +126,18 @@ function present(value: string | undefined): string | undefined {
   return v === '' || v === 'null' ? undefined : v;
 }
 
-const cache = new WeakMap<ClusterSnapshot, SnapshotIndex>();
+/**
+ * The index of a snapshot: the one runChecks put in `ctx` for this snapshot, else a new one (a check called on
+ * its own). Nothing is cached across calls, so a snapshot changed between two runs is indexed afresh.
+ */
+export function indexSnapshot(snapshot: ClusterSnapshot, ctx?: CheckContext): SnapshotIndex {
+  const shared = ctx?.[INDEX];
+  return shared !== undefined && shared.snapshot === snapshot ? shared : buildIndex(snapshot);
+}
 
-/** The index of a snapshot, built once per snapshot object (snapshots are never mutated after gathering). */
-export function indexSnapshot(snapshot: ClusterSnapshot): SnapshotIndex {
-  const hit = cache.get(snapshot);
-  if (hit) return hit;
-  const built = buildIndex(snapshot);
-  cache.set(snapshot, built);
-  return built;
+/** A context whose checks share one index of `snapshot`. */
+export function withIndex(snapshot: ClusterSnapshot, ctx: CheckContext = {}): CheckContext {
+  return { ...ctx, [INDEX]: indexSnapshot(snapshot, ctx) };
 }
 
 function buildIndex(snapshot: ClusterSnapshot): SnapshotIndex {
@@ -235,10 +243,16 @@ function buildIndex(snapshot: ClusterSnapshot): SnapshotIndex {
     };
   };
 
+  // Per topic and leader: thousands of partitions share a handful of answers.
+  const minIsrMemo = new Map<string, number | null>();
   const minIsr = (p: ZkPartitionState): number | null => {
     const leader = p.leader !== null && p.leader >= 0 ? p.leader : p.replicas[0];
-    const n = num(topicConfig(p.topic, 'min.insync.replicas', leader)?.value);
-    return n === undefined ? null : n;
+    const key = `${p.topic}\u0000${leader ?? ''}`;
+    const hit = minIsrMemo.get(key);
+    if (hit !== undefined) return hit;
+    const n = num(topicConfig(p.topic, 'min.insync.replicas', leader)?.value) ?? null;
+    minIsrMemo.set(key, n);
+    return n;
   };
 
   const containers = new Map<number, string>();

@@ -10,14 +10,21 @@ import { compareFindings, subjectKey, type ClusterSnapshot, type Finding } from 
 import { describeError } from '../errors/index.js';
 import { brokerReachabilityChecks, brokerRegistrationChecks } from './brokers.js';
 import { configChecks } from './config.js';
-import { indexSnapshot, type CheckContext, type CheckFn, type NamedCheck } from './context.js';
+import {
+  indexSnapshot,
+  withIndex,
+  type CheckContext,
+  type CheckFn,
+  type NamedCheck,
+  type SnapshotIndex,
+} from './context.js';
 import { metadataDivergenceChecks } from './metadata.js';
 import { partitionStateChecks } from './partitions.js';
 import { sourceChecks } from './sources.js';
 import { controllerChecks, zookeeperQuorumChecks } from './zookeeper.js';
 
 export type { CheckContext, CheckFn, NamedCheck } from './context.js';
-export { indexSnapshot, partKey, type SnapshotIndex } from './context.js';
+export { indexSnapshot, withIndex, partKey, type SnapshotIndex } from './context.js';
 export { sourceChecks } from './sources.js';
 export { zookeeperQuorumChecks, controllerChecks } from './zookeeper.js';
 export { brokerRegistrationChecks, brokerReachabilityChecks } from './brokers.js';
@@ -46,7 +53,8 @@ export const CORE_CHECKS: readonly NamedCheck[] = [
 ];
 
 /** Run every check; findings are scoped to snapshot.scope.channel, de-duplicated and sorted worst first. */
-export function runChecks(snapshot: ClusterSnapshot, ctx: CheckContext = {}): Finding[] {
+export function runChecks(snapshot: ClusterSnapshot, context: CheckContext = {}): Finding[] {
+  const ctx = withIndex(snapshot, context);
   const checks: NamedCheck[] = [
     ...CORE_CHECKS,
     ...(ctx.extraChecks ?? []).map((run: CheckFn, i) => ({ name: run.name || `extra-${i + 1}`, run })),
@@ -61,12 +69,16 @@ export function runChecks(snapshot: ClusterSnapshot, ctx: CheckContext = {}): Fi
     }
     for (const f of found) all.push(f); // no spread: a check may return many thousands
   }
-  return finalizeFindings(snapshot, all);
+  return finalizeFindings(snapshot, all, ctx);
 }
 
 /** Scope filter, exact-duplicate removal and sort: what runChecks does after running the checks. */
-export function finalizeFindings(snapshot: ClusterSnapshot, findings: readonly Finding[]): Finding[] {
-  const keep = scopeFilter(snapshot);
+export function finalizeFindings(
+  snapshot: ClusterSnapshot,
+  findings: readonly Finding[],
+  ctx?: CheckContext,
+): Finding[] {
+  const keep = scopeFilter(snapshot, indexSnapshot(snapshot, ctx));
   const seen = new Set<string>();
   const out: Finding[] = [];
   for (const f of findings) {
@@ -84,10 +96,10 @@ export function finalizeFindings(snapshot: ClusterSnapshot, findings: readonly F
  * holds a replica of the channel's topic or is the controller (or when that cannot be told); the rest
  * (sources, ZooKeeper, the controller, cluster-wide configs) stay.
  */
-export function scopeFilter(snapshot: ClusterSnapshot): (f: Finding) => boolean {
+export function scopeFilter(snapshot: ClusterSnapshot, index?: SnapshotIndex): (f: Finding) => boolean {
   const channel = snapshot.scope.channel;
   if (channel === undefined) return () => true;
-  const ix = indexSnapshot(snapshot);
+  const ix = index !== undefined && index.snapshot === snapshot ? index : indexSnapshot(snapshot);
   const topicKnown = ix.topics.has(channel);
   return (f) => {
     const s = f.subject;

@@ -6,8 +6,8 @@
  */
 import type { BrokerMetadataView, ClusterSnapshot, Finding, MetadataPartition } from '../model/index.js';
 import { indexSnapshot, partKey, type CheckContext, type SnapshotIndex } from './context.js';
-import { collapse } from './partitions.js';
-import { brokers, idList, kafkaError, sameSet, tp, uniqSorted } from './words.js';
+import { collapse, pendingOf } from './partitions.js';
+import { andList, brokers, idList, kafkaError, sameSet, tp, uniqSorted } from './words.js';
 
 /** Partition error codes that do not contradict a live leader: 9 = a replica (not the leader) is offline. */
 const BENIGN_ERRORS = new Set([0, 9]);
@@ -30,13 +30,55 @@ function who(v: BrokerMetadataView): string {
 }
 
 interface Issue {
+  /** "ZooKeeper", "broker 2" or an address. */
   by: string;
-  text: string;
+  byId: number | null;
+  /** The verb for one and for several (issues that say the same thing are grouped). */
+  verb: readonly [string, string];
+  rest: string;
   critical: boolean;
 }
 
-export function metadataDivergenceChecks(snapshot: ClusterSnapshot, _ctx: CheckContext = {}): Finding[] {
-  const ix = indexSnapshot(snapshot);
+const ANSWERS = ['answers', 'answer'] as const;
+const SAYS = ['says', 'say'] as const;
+const DOES_NOT = ['does not', 'do not'] as const;
+
+function issue(
+  v: BrokerMetadataView,
+  verb: readonly [string, string],
+  rest: string,
+  critical: boolean,
+): Issue {
+  return { by: who(v), byId: v.brokerId, verb, rest, critical };
+}
+
+function zkIssue(rest: string): Issue {
+  return { by: 'ZooKeeper', byId: null, verb: ['', ''], rest, critical: true };
+}
+
+/** Issues that say the same thing, grouped: "brokers 1, 3 and 4 answer LEADER_NOT_AVAILABLE (5)". */
+function sentences(issues: readonly Issue[]): string[] {
+  const groups = new Map<string, Issue[]>();
+  for (const i of issues) {
+    const key = `${i.verb[0]}|${i.rest}`;
+    const list = groups.get(key);
+    if (list) {
+      if (!list.some((x) => x.by === i.by)) list.push(i);
+    } else groups.set(key, [i]);
+  }
+  return [...groups.values()].map((list) => {
+    const first = list[0]!;
+    const ids = list.map((i) => i.byId);
+    const subject = ids.every((id): id is number => id !== null)
+      ? brokers(uniqSorted(ids))
+      : andList(list.map((i) => i.by));
+    const verb = list.length === 1 ? first.verb[0] : first.verb[1];
+    return [subject, verb, first.rest].filter((x) => x !== '').join(' ');
+  });
+}
+
+export function metadataDivergenceChecks(snapshot: ClusterSnapshot, ctx: CheckContext = {}): Finding[] {
+  const ix = indexSnapshot(snapshot, ctx);
   const zk = snapshot.zookeeper;
   const findings: Finding[] = [];
   if (zk) findings.push(...partitionDivergence(ix));
@@ -76,34 +118,24 @@ function partitionDivergence(ix: SnapshotIndex): Finding[] {
 
     // ZooKeeper against itself.
     if (p.replicas.length === 0) {
-      issues.push({
-        by: 'ZooKeeper',
-        text: `has no replica assignment in /brokers/topics/${p.topic}`,
-        critical: true,
-      });
+      issues.push(zkIssue(`has no replica assignment in /brokers/topics/${p.topic}`));
     } else {
       if (zkLeader >= 0 && !p.replicas.includes(zkLeader)) {
-        issues.push({
-          by: 'ZooKeeper',
-          text: `names leader ${zkLeader}, which is not one of the replicas ${idList(p.replicas)}`,
-          critical: true,
-        });
+        issues.push(
+          zkIssue(`names leader ${zkLeader}, which is not one of the replicas ${idList(p.replicas)}`),
+        );
       }
       const strangers = p.isr.filter((id) => !p.replicas.includes(id));
       if (strangers.length > 0) {
-        issues.push({
-          by: 'ZooKeeper',
-          text: `has ${brokers(uniqSorted(strangers))} in the ISR but not among the replicas ${idList(p.replicas)}`,
-          critical: true,
-        });
+        issues.push(
+          zkIssue(
+            `has ${brokers(uniqSorted(strangers))} in the ISR but not among the replicas ${idList(p.replicas)}`,
+          ),
+        );
       }
     }
     if (leaderLive && !p.isr.includes(zkLeader)) {
-      issues.push({
-        by: 'ZooKeeper',
-        text: `names leader ${zkLeader}, which is not in the ISR ${idList(p.isr)}`,
-        critical: true,
-      });
+      issues.push(zkIssue(`names leader ${zkLeader}, which is not in the ISR ${idList(p.isr)}`));
     }
 
     // ZooKeeper against each broker's answer.
@@ -113,47 +145,35 @@ function partitionDivergence(ix: SnapshotIndex): Finding[] {
         if (!mp) {
           const topicError = v.topicErrors?.[p.topic];
           if (topicError !== undefined && topicError !== 0) {
-            issues.push({
-              by: who(v),
-              text: `answers ${kafkaError(topicError)} for the topic`,
-              critical: true,
-            });
+            issues.push(issue(v, ANSWERS, `${kafkaError(topicError)} for the topic`, true));
           } else {
-            issues.push({
-              by: who(v),
-              text: topics.has(p.topic) ? 'does not list the partition' : 'does not know the topic',
-              critical: true,
-            });
+            issues.push(
+              issue(v, DOES_NOT, topics.has(p.topic) ? 'list the partition' : 'know the topic', true),
+            );
           }
           continue;
         }
         if (!BENIGN_ERRORS.has(mp.errorCode)) {
-          if (leaderLive)
-            issues.push({ by: who(v), text: `answers ${kafkaError(mp.errorCode)}`, critical: true });
-          else if (mp.errorCode !== 5)
-            issues.push({ by: who(v), text: `answers ${kafkaError(mp.errorCode)}`, critical: true });
+          // With no live leader in ZooKeeper, LEADER_NOT_AVAILABLE is the truth, not a divergence.
+          if (leaderLive || mp.errorCode !== 5)
+            issues.push(issue(v, ANSWERS, kafkaError(mp.errorCode), true));
           continue;
         }
         if (mp.leader !== zkLeader && !(zkLeader < 0 && mp.leader < 0)) {
-          issues.push({ by: who(v), text: `says leader ${mp.leader}`, critical: true });
+          issues.push(issue(v, SAYS, `leader ${mp.leader}`, true));
         }
         if (!reassigning.has(key) && !sameSet(mp.replicas, p.replicas)) {
-          issues.push({ by: who(v), text: `says replicas ${idList(mp.replicas)}`, critical: true });
+          issues.push(issue(v, SAYS, `replicas ${idList(mp.replicas)}`, true));
         }
-        if (!sameSet(mp.isr, p.isr))
-          issues.push({ by: who(v), text: `says ISR ${idList(mp.isr)}`, critical: false });
+        if (!sameSet(mp.isr, p.isr)) issues.push(issue(v, SAYS, `ISR ${idList(mp.isr)}`, false));
       }
     }
     if (issues.length === 0) continue;
-    // The same broker can be asked twice (bootstrap and advertised address): say each thing once.
-    const seen = new Set<string>();
-    const unique = issues.filter((i) => !seen.has(`${i.by} ${i.text}`) && seen.add(`${i.by} ${i.text}`));
-    issues.length = 0;
-    issues.push(...unique);
-
+    // Grouped by what they say; the same broker asked twice (bootstrap and advertised address) counts once.
+    const said = sentences(issues);
     const critical = issues.some((i) => i.critical);
-    const shown = issues.slice(0, 3).map((i) => `${i.by} ${i.text}`);
-    const more = issues.length - shown.length;
+    const shown = said.slice(0, 3);
+    const more = said.length - shown.length;
     const zkSays =
       p.leader === null
         ? 'no state'
@@ -164,7 +184,7 @@ function partitionDivergence(ix: SnapshotIndex): Finding[] {
       severity: critical ? 'critical' : 'warning',
       subject: { topic: p.topic, partition: p.partition },
       summary: onlyZk
-        ? `${name}: ZooKeeper's state is inconsistent: it ${issues.map((i) => i.text).join('; ')}`
+        ? `${name}: ZooKeeper's state is inconsistent: it ${issues.map((i) => i.rest).join('; ')}`
         : `${name}: ZooKeeper says ${zkSays}, but ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
       explanation: onlyZk
         ? 'The partition state in ZooKeeper contradicts itself (edited by hand, or a tool wrote a bad ' +
@@ -188,12 +208,12 @@ function partitionDivergence(ix: SnapshotIndex): Finding[] {
               }),
             )
           : {},
-        issues: issues.map((i) => `${i.by} ${i.text}`),
+        issues: said,
       },
       repairs: [],
     });
   }
-  return collapse(perPartition);
+  return collapse(perPartition.map(pendingOf), ix.channels);
 }
 
 function brokerListDivergence(ix: SnapshotIndex): Finding[] {

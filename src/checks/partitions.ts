@@ -8,8 +8,8 @@
 import type {
   ClusterSnapshot,
   Finding,
+  FindingCode,
   RepairSuggestion,
-  Severity,
   ZkPartitionState,
 } from '../model/index.js';
 import { indexSnapshot, type CheckContext, type SnapshotIndex } from './context.js';
@@ -43,7 +43,11 @@ export function partitionFacts(ix: SnapshotIndex, p: ZkPartitionState): Partitio
     (id) => ix.isLive(id) && (assigned.size === 0 || assigned.has(id)),
   );
   const deadReplicas = p.replicas.filter((id) => !ix.isLive(id));
-  const unknownIds = uniqSorted([...p.replicas, ...p.isr].filter((id) => !ix.knownBrokerIds.has(id)));
+  const known = (id: number): boolean => ix.knownBrokerIds.has(id);
+  const unknownIds =
+    p.replicas.every(known) && p.isr.every(known)
+      ? []
+      : uniqSorted([...p.replicas, ...p.isr].filter((id) => !known(id)));
   return {
     p,
     rf: p.replicas.length,
@@ -75,10 +79,24 @@ function unknownNote(f: PartitionFacts): string {
         'wrong id? Reassign those replicas to existing brokers.';
 }
 
+/** Repairs for an offline partition (also used for collapsed groups, without building the finding). */
+function offlineRepairs(ix: SnapshotIndex, f: PartitionFacts): RepairSuggestion[] {
+  const { p } = f;
+  if (p.leader === null) return f.deadReplicas.map((id) => restartBroker(ix, id));
+  if (f.rf === 1) return [restartBroker(ix, p.replicas[0]!), raiseReplication(p.topic)];
+  if (p.replicas.some((id) => f.liveIsr.includes(id))) return [preferredLeaderElection(p.topic, p.partition)];
+  if (p.isr.length === 0) return f.deadReplicas.map((id) => restartBroker(ix, id));
+  return p.isr.filter((id) => !ix.isLive(id)).map((id) => restartBroker(ix, id));
+}
+
+function outOfSyncRepairs(ix: SnapshotIndex, f: PartitionFacts): RepairSuggestion[] {
+  return outOfSync(ix, f).down.map((id) => restartBroker(ix, id));
+}
+
 function offline(ix: SnapshotIndex, f: PartitionFacts): Finding {
   const { p } = f;
   const name = tp(p.topic, p.partition);
-  const repairs: RepairSuggestion[] = [];
+  const repairs = offlineRepairs(ix, f);
   const deadIsr = p.isr.filter((id) => !ix.isLive(id));
   let summary: string;
   let explanation: string;
@@ -91,7 +109,6 @@ function offline(ix: SnapshotIndex, f: PartitionFacts): Finding {
     explanation =
       `/brokers/topics/${p.topic}/partitions/${p.partition}/state is missing: the controller never finished ` +
       `creating the partition (no controller, or it cannot reach the replicas ${idList(p.replicas)}). ${who}.`;
-    for (const id of f.deadReplicas) repairs.push(restartBroker(ix, id));
   } else if (f.rf === 1) {
     const only = p.replicas[0]!;
     summary =
@@ -101,7 +118,6 @@ function offline(ix: SnapshotIndex, f: PartitionFacts): Finding {
       `With one replica there is no failover: ${name} stays offline until broker ${only} returns with its ` +
       `data. ${who}. Start broker ${only}; afterwards raise the replication factor to 3. Moving a broker's ` +
       'partitions off it (drain-broker) before stopping it avoids this (seed 002).';
-    repairs.push(restartBroker(ix, only), raiseReplication(p.topic));
   } else {
     const candidates = p.replicas.filter((id) => f.liveIsr.includes(id));
     const leaderText =
@@ -115,27 +131,29 @@ function offline(ix: SnapshotIndex, f: PartitionFacts): Finding {
         `Kafka would elect broker ${candidates[0]} (first live in-sync replica in assignment order). That it ` +
         'did not means the controller is missing, stuck or cannot reach the brokers (seed 001). ' +
         `${who}. Check the controller (its controller.log), then trigger an election.`;
-      repairs.push(preferredLeaderElection(p.topic, p.partition));
     } else if (p.isr.length === 0) {
       summary = `${name} has ${leaderText} and an empty ISR: no replica is known to hold every committed message`;
       explanation =
         `${who}. With unclean.leader.election.enable=false (as Fabric requires) no replica can be elected. Bring ` +
         `back the replicas ${idList(p.replicas)}; choosing one by hand risks rewriting the chain.`;
-      for (const id of f.deadReplicas) repairs.push(restartBroker(ix, id));
+    } else if (deadIsr.length === 0) {
+      summary = `${name} has ${leaderText} and its ISR ${idList(p.isr)} holds none of its replicas ${idList(p.replicas)}`;
+      explanation =
+        `${who}. ZooKeeper's partition state is inconsistent (see METADATA_DIVERGENCE): no assigned replica ` +
+        'is known to be in sync, so none can be elected cleanly.';
     } else {
       const liveOut = p.replicas.filter((id) => ix.isLive(id));
       summary =
-        `${name} is offline: ${leaderText}; its in-sync ${brokers(deadIsr.length > 0 ? deadIsr : p.isr)} ` +
-        `${(deadIsr.length > 0 ? deadIsr : p.isr).length === 1 ? 'is' : 'are'} down`;
+        `${name} is offline: ${leaderText}; its in-sync ${brokers(deadIsr)} ` +
+        `${deadIsr.length === 1 ? 'is' : 'are'} down`;
       explanation =
         `Only an in-sync replica may become leader, and the last ISR ${idList(p.isr)} is down` +
         (liveOut.length > 0
           ? `; live ${brokers(liveOut)} ${liveOut.length === 1 ? 'is' : 'are'} out of sync`
           : '') +
-        `. ${who} until ${brokers(deadIsr.length > 0 ? deadIsr : p.isr)} ` +
-        `${(deadIsr.length > 0 ? deadIsr : p.isr).length === 1 ? 'returns' : 'return (any one)'}. Unclean ` +
+        `. ${who} until ${brokers(deadIsr)} ` +
+        `${deadIsr.length === 1 ? 'returns' : 'return (any one)'}. Unclean ` +
         'election would bring it back with lost messages and must stay off for Fabric.';
-      for (const id of deadIsr) repairs.push(restartBroker(ix, id));
     }
   }
   return {
@@ -195,7 +213,7 @@ function underMinIsr(ix: SnapshotIndex, f: PartitionFacts, minIsr: number): Find
       '. Do not lower min.insync.replicas to get writes through.' +
       unknownNote(f),
     evidence: { ...baseEvidence(f), inSync: f.liveIsr },
-    repairs: o.down.map((id) => restartBroker(ix, id)),
+    repairs: outOfSyncRepairs(ix, f),
   };
 }
 
@@ -217,7 +235,7 @@ function atMinIsr(ix: SnapshotIndex, f: PartitionFacts, minIsr: number): Finding
       `${brokers(f.liveIsr)}.` +
       unknownNote(f),
     evidence: { ...baseEvidence(f), inSync: f.liveIsr },
-    repairs: o.down.map((id) => restartBroker(ix, id)),
+    repairs: outOfSyncRepairs(ix, f),
   };
 }
 
@@ -240,26 +258,59 @@ function underReplicated(ix: SnapshotIndex, f: PartitionFacts): Finding {
       'log for replica fetcher errors, its disk and the network to the leader.' +
       unknownNote(f),
     evidence: { ...baseEvidence(f), inSync: f.liveIsr },
-    repairs: o.down.map((id) => restartBroker(ix, id)),
+    repairs: outOfSyncRepairs(ix, f),
   };
 }
 
-export function partitionStateChecks(snapshot: ClusterSnapshot, _ctx: CheckContext = {}): Finding[] {
-  const ix = indexSnapshot(snapshot);
+type Kind = 'offline' | 'underMin' | 'atMin' | 'under';
+
+const KIND_CODE: Record<Kind, FindingCode> = {
+  offline: 'PARTITION_OFFLINE',
+  underMin: 'UNDER_MIN_ISR',
+  atMin: 'AT_MIN_ISR',
+  under: 'UNDER_REPLICATED',
+};
+
+/** The worst state of a partition, or null when it is fine. */
+function classify(f: PartitionFacts): Kind | null {
+  if (!f.leaderLive) return 'offline';
+  if (f.minIsr !== null && f.liveIsr.length < f.minIsr) return 'underMin';
+  if (f.minIsr !== null && f.liveIsr.length === f.minIsr && f.liveIsr.length < f.rf) return 'atMin';
+  if (f.liveIsr.length < f.rf) return 'under';
+  return null;
+}
+
+function build(ix: SnapshotIndex, f: PartitionFacts, kind: Kind): Finding {
+  switch (kind) {
+    case 'offline':
+      return offline(ix, f);
+    case 'underMin':
+      return underMinIsr(ix, f, f.minIsr!);
+    case 'atMin':
+      return atMinIsr(ix, f, f.minIsr!);
+    case 'under':
+      return underReplicated(ix, f);
+  }
+}
+
+export function partitionStateChecks(snapshot: ClusterSnapshot, ctx: CheckContext = {}): Finding[] {
+  const ix = indexSnapshot(snapshot, ctx);
   if (ix.registered === null) return [];
-  const perPartition: Finding[] = [];
+  const pending: Pending[] = [];
   const singleByTopic = new Map<string, { facts: PartitionFacts[]; offline: number }>();
 
   for (const p of ix.partitions) {
     const f = partitionFacts(ix, p);
-    let finding: Finding | undefined;
-    if (!f.leaderLive) finding = offline(ix, f);
-    else if (f.minIsr !== null && f.liveIsr.length < f.minIsr) finding = underMinIsr(ix, f, f.minIsr);
-    else if (f.minIsr !== null && f.liveIsr.length === f.minIsr && f.liveIsr.length < f.rf)
-      finding = atMinIsr(ix, f, f.minIsr);
-    else if (f.liveIsr.length < f.rf) finding = underReplicated(ix, f);
-    if (finding) perPartition.push(finding);
-
+    const kind = classify(f);
+    if (kind !== null) {
+      pending.push({
+        code: KIND_CODE[kind],
+        topic: p.topic,
+        partition: p.partition,
+        build: () => build(ix, f, kind),
+        repairs: () => (kind === 'offline' ? offlineRepairs(ix, f) : outOfSyncRepairs(ix, f)),
+      });
+    }
     if (f.rf === 1) {
       let s = singleByTopic.get(p.topic);
       if (!s) singleByTopic.set(p.topic, (s = { facts: [], offline: 0 }));
@@ -268,7 +319,7 @@ export function partitionStateChecks(snapshot: ClusterSnapshot, _ctx: CheckConte
     }
   }
 
-  const findings = collapse(perPartition);
+  const findings = collapse(pending, ix.channels);
   for (const [topic, s] of singleByTopic) {
     // Every RF=1 partition of the topic is already reported offline, with the same advice: no repeat.
     if (s.offline === s.facts.length) continue;
@@ -302,39 +353,131 @@ export function partitionStateChecks(snapshot: ClusterSnapshot, _ctx: CheckConte
   return findings;
 }
 
-/** Group per (code, topic): more than COLLAPSE_AT partitions become one finding about the topic. */
-export function collapse(findings: Finding[]): Finding[] {
-  const groups = new Map<string, Finding[]>();
-  for (const f of findings) {
-    const key = `${f.code}\u0000${f.subject.topic ?? ''}`;
+/**
+ * A partition finding not built yet: with thousands of partitions in one state, only the few shown as
+ * examples are built (the rest are counted, and their repairs merged).
+ */
+export interface Pending {
+  code: FindingCode;
+  topic: string;
+  partition: number;
+  build(): Finding;
+  /** The repairs build() would attach, without building the rest. */
+  repairs(): RepairSuggestion[];
+}
+
+/** A finding already built, as a Pending. */
+export function pendingOf(f: Finding): Pending {
+  return {
+    code: f.code,
+    topic: f.subject.topic ?? '',
+    partition: f.subject.partition ?? -1,
+    build: () => f,
+    repairs: () => f.repairs,
+  };
+}
+
+/** More topics than this (not channels) with the same code are reported as one finding for the cluster. */
+export const COLLAPSE_TOPICS_AT = 20;
+
+function mergedRepairs(lists: Iterable<readonly RepairSuggestion[]>): RepairSuggestion[] {
+  const repairs = new Map<string, RepairSuggestion>();
+  for (const list of lists) for (const r of list) repairs.set(`${r.kind}:${JSON.stringify(r.args)}`, r);
+  return [...repairs.values()].slice(0, 10);
+}
+
+/** The first partition-level summary behind a (possibly collapsed) finding. */
+function exampleOf(f: Finding): string {
+  const examples = f.evidence['examples'];
+  if (Array.isArray(examples)) {
+    const first: unknown = examples[0];
+    if (
+      typeof first === 'object' &&
+      first !== null &&
+      'summary' in first &&
+      typeof first.summary === 'string'
+    ) {
+      return first.summary;
+    }
+  }
+  return f.summary;
+}
+
+function partitionsIn(f: Finding): number {
+  const n = f.evidence['count'];
+  return typeof n === 'number' ? n : 1;
+}
+
+/**
+ * Keep thousands of partitions readable: more than COLLAPSE_AT partitions of one topic with the same code become
+ * one finding for the topic; then more than COLLAPSE_TOPICS_AT such topics (channels excepted: each channel
+ * stays on its own) become one finding for the cluster.
+ */
+export function collapse(pending: readonly Pending[], channels: ReadonlySet<string>): Finding[] {
+  const groups = new Map<string, Pending[]>();
+  for (const f of pending) {
+    const key = `${f.code}\u0000${f.topic}`;
     const list = groups.get(key);
     if (list) list.push(f);
     else groups.set(key, [f]);
   }
-  const out: Finding[] = [];
+  const byTopic: Finding[] = [];
   for (const list of groups.values()) {
-    const first = list[0]!;
-    if (list.length <= COLLAPSE_AT || first.subject.topic === undefined) {
-      out.push(...list);
+    if (list.length <= COLLAPSE_AT) {
+      for (const f of list) byTopic.push(f.build());
       continue;
     }
-    const topic = first.subject.topic;
-    const severity: Severity = first.severity;
-    const parts = list.map((f) => f.subject.partition).filter((n): n is number => n !== undefined);
-    const repairs = new Map<string, RepairSuggestion>();
-    for (const f of list) for (const r of f.repairs) repairs.set(`${r.kind}:${JSON.stringify(r.args)}`, r);
-    out.push({
+    const examples = list.slice(0, 3).map((f) => f.build());
+    const first = examples[0]!;
+    const topic = list[0]!.topic;
+    byTopic.push({
       code: first.code,
-      severity,
+      severity: first.severity,
       subject: { topic },
       summary: `${topic}: ${plural(list.length, 'partition')} ${VERB[first.code] ?? first.code} (e.g. ${first.summary})`,
       explanation: first.explanation,
       evidence: {
         count: list.length,
-        partitions: parts,
+        partitions: list.map((f) => f.partition),
+        examples: examples.map((f) => ({ summary: f.summary, ...f.evidence })),
+      },
+      repairs: mergedRepairs(list.map((f) => f.repairs())),
+    });
+  }
+
+  const perCode = new Map<string, Finding[]>();
+  const out: Finding[] = [];
+  for (const f of byTopic) {
+    const t = f.subject.topic;
+    if (t === undefined || channels.has(t)) {
+      out.push(f);
+      continue;
+    }
+    const list = perCode.get(f.code);
+    if (list) list.push(f);
+    else perCode.set(f.code, [f]);
+  }
+  for (const list of perCode.values()) {
+    if (list.length <= COLLAPSE_TOPICS_AT) {
+      for (const f of list) out.push(f);
+      continue;
+    }
+    const first = list[0]!;
+    const total = list.reduce((n, f) => n + partitionsIn(f), 0);
+    out.push({
+      code: first.code,
+      severity: first.severity,
+      subject: {},
+      summary:
+        `${plural(total, 'partition')} in ${list.length} topics ${VERB[first.code] ?? first.code} ` +
+        `(e.g. ${exampleOf(first)})`,
+      explanation: first.explanation,
+      evidence: {
+        count: total,
+        topics: Object.fromEntries(list.map((f) => [f.subject.topic!, partitionsIn(f)])),
         examples: list.slice(0, 3).map((f) => ({ summary: f.summary, ...f.evidence })),
       },
-      repairs: [...repairs.values()].slice(0, 10),
+      repairs: mergedRepairs(list.map((f) => f.repairs)),
     });
   }
   return out;

@@ -68,8 +68,8 @@ function availability(snapshot: ClusterSnapshot, name: SourceName): Availability
   return { status, down: false };
 }
 
-export function sourceChecks(snapshot: ClusterSnapshot, _ctx: CheckContext = {}): Finding[] {
-  const ix = indexSnapshot(snapshot);
+export function sourceChecks(snapshot: ClusterSnapshot, ctx: CheckContext = {}): Finding[] {
+  const ix = indexSnapshot(snapshot, ctx);
   const findings: Finding[] = [];
   const avail = new Map<SourceName, Availability>();
   for (const name of SOURCE_ORDER) {

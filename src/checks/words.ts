@@ -60,10 +60,12 @@ export function uniqSorted(ids: Iterable<number>): number[] {
   return [...new Set(ids)].sort((a, b) => a - b);
 }
 
+/** Same members, order ignored (replica lists are short: no allocation). */
 export function sameSet(a: readonly number[], b: readonly number[]): boolean {
   if (a.length !== b.length) return false;
-  const s = new Set(a);
-  return b.every((x) => s.has(x)) && s.size === new Set(b).size;
+  for (const x of a) if (!b.includes(x)) return false;
+  for (const x of b) if (!a.includes(x)) return false;
+  return true;
 }
 
 /** Bytes for people: 103809024 -> "99 MiB", 1000012 -> "976.6 KiB". */

@@ -141,8 +141,8 @@ export function zookeeperQuorumChecks(snapshot: ClusterSnapshot, _ctx: CheckCont
   return findings;
 }
 
-export function controllerChecks(snapshot: ClusterSnapshot, _ctx: CheckContext = {}): Finding[] {
-  const ix = indexSnapshot(snapshot);
+export function controllerChecks(snapshot: ClusterSnapshot, ctx: CheckContext = {}): Finding[] {
+  const ix = indexSnapshot(snapshot, ctx);
   const zk = snapshot.zookeeper;
   const explanation =
     'The controller elects partition leaders when a broker fails and pushes metadata to every broker. Without ' +

@@ -19,7 +19,7 @@ const SOURCE_ORDER: readonly SourceName[] = ['kafka', 'zookeeper', 'docker', 'or
 
 export function buildReport(snapshot: ClusterSnapshot, findings: readonly Finding[]): Report {
   const ix = indexSnapshot(snapshot);
-  const keep = scopeFilter(snapshot);
+  const keep = scopeFilter(snapshot, ix);
   return {
     cluster: snapshot.cluster,
     generatedAt: snapshot.generatedAt,

@@ -115,12 +115,18 @@ export function renderText(report: Report, opts: TextOptions): string {
     lines.push('');
   }
   if (v.compact.length > 0) {
-    lines.push(paint('Healthy topics', 'bold'));
+    lines.push(paint('Topics', 'bold'));
     const nameWidth = Math.min(40, Math.max(...v.compact.map((t) => t.topic.length)));
     for (const t of v.compact) {
+      const state = t.healthy
+        ? 'all in sync'
+        : paint(
+            `${t.outOfSync} not fully in sync` + (t.worst !== null ? ` (${t.worst.toUpperCase()})` : ''),
+            t.worst !== null ? SEVERITY_STYLE[t.worst] : 'yellow',
+          );
       lines.push(
         `  ${t.topic.padEnd(nameWidth)}  ${plural(t.partitionCount, 'partition')}, RF ${t.replicationFactors.join('/')}` +
-          `${t.minIsr.length > 0 ? `, min ISR ${t.minIsr.join('/')}` : ''}, all in sync`,
+          `${t.minIsr.length > 0 ? `, min ISR ${t.minIsr.join('/')}` : ''}: ${state}`,
       );
     }
     lines.push('');
@@ -182,8 +188,11 @@ function topicBlock(t: TopicView, paint: Paint): string[] {
     );
     for (const o of r.orderers) lines.push(`      orderer ${o.name}: ${ordererText(o, paint)}`);
   });
-  if (t.hiddenHealthy > 0)
-    lines.push(paint(`  ... and ${plural(t.hiddenHealthy, 'healthy partition')}`, 'dim'));
+  const hidden = [
+    t.hiddenUnhealthy > 0 ? `${t.hiddenUnhealthy} more unhealthy` : '',
+    t.hiddenHealthy > 0 ? `${t.hiddenHealthy} healthy` : '',
+  ].filter((x) => x !== '');
+  if (hidden.length > 0) lines.push(paint(`  ... and ${hidden.join(' and ')} partitions not shown`, 'dim'));
   return lines;
 }
 

@@ -59,10 +59,14 @@ export interface TopicView {
   healthy: boolean;
   /** Worst finding about this topic or one of its partitions. */
   worst: Severity | null;
-  /** Rows to show: all of them, or only the unhealthy ones in compact mode. */
+  /** Partitions without a live leader, and with a replica out of sync or down. */
+  leaderless: number;
+  outOfSync: number;
+  /** Rows to show: all of them, or (compact mode) only unhealthy ones, at most maxRowsPerTopic. */
   rows: PartitionRow[];
-  /** Healthy rows left out in compact mode. */
+  /** Rows left out in compact mode. */
   hiddenHealthy: number;
+  hiddenUnhealthy: number;
 }
 
 export interface SourceLine {
@@ -85,7 +89,7 @@ export interface ReportView {
   worst: Severity | null;
   /** Topics shown with a table. */
   detailed: TopicView[];
-  /** Healthy topics shown one line each (compact mode). */
+  /** Topics shown one line each (compact mode): healthy ones, and others with warnings only. */
   compact: TopicView[];
   /** Set in compact mode: one line that says how the topics are listed. */
   compactNote?: string;
@@ -96,11 +100,17 @@ export interface ReportView {
 }
 
 export interface ViewOptions {
-  /** Above this many partitions, healthy topics are listed one line each and only unhealthy rows shown. */
+  /**
+   * Above this many partitions the view is compact: channel topics and topics with a critical problem get a
+   * table of their unhealthy partitions; every other topic gets one line.
+   */
   maxDetailedPartitions?: number;
+  /** In compact mode, at most this many rows per table. */
+  maxRowsPerTopic?: number;
 }
 
 export const DEFAULT_MAX_DETAILED_PARTITIONS = 50;
+export const DEFAULT_MAX_ROWS_PER_TOPIC = 20;
 
 function worstOf(a: Severity | null, b: Severity): Severity {
   return a === null || SEVERITY_RANK[b] > SEVERITY_RANK[a] ? b : a;
@@ -127,6 +137,7 @@ function ordererRow(o: ReportOrderer, p: ReportPartition | undefined): OrdererRo
 
 export function reportView(report: Report, opts: ViewOptions = {}): ReportView {
   const maxDetailed = opts.maxDetailedPartitions ?? DEFAULT_MAX_DETAILED_PARTITIONS;
+  const maxRows = opts.maxRowsPerTopic ?? DEFAULT_MAX_ROWS_PER_TOPIC;
   const registered = new Set(report.brokers.filter((b) => b.registered).map((b) => b.id));
 
   // Worst finding per topic (by subject.topic or subject.channel).
@@ -184,7 +195,8 @@ export function reportView(report: Report, opts: ViewOptions = {}): ReportView {
   for (const [topic, rows] of byTopic) {
     const worst = topicWorst.get(topic) ?? null;
     const healthy = worst === null && rows.every((r) => r.healthy);
-    const shown = compactMode && !healthy ? rows.filter((r) => !r.healthy) : rows;
+    const unhealthyRows = rows.filter((r) => !r.healthy);
+    const shown = compactMode ? unhealthyRows.slice(0, maxRows) : rows;
     topics.push({
       topic,
       channel: report.scope.channel === topic || orderersByChannel.has(topic),
@@ -195,13 +207,17 @@ export function reportView(report: Report, opts: ViewOptions = {}): ReportView {
       ),
       healthy,
       worst,
+      leaderless: rows.filter((r) => !r.leaderOk).length,
+      outOfSync: rows.filter((r) => r.replicas.some((c) => !c.inSync || !c.registered)).length,
       rows: shown,
-      hiddenHealthy: rows.length - shown.length,
+      hiddenHealthy: compactMode ? rows.length - unhealthyRows.length : 0,
+      hiddenUnhealthy: compactMode ? unhealthyRows.length - shown.length : 0,
     });
   }
-  const detailed = compactMode ? topics.filter((t) => !t.healthy) : topics;
-  const compact = compactMode ? topics.filter((t) => t.healthy) : [];
-  const hiddenPartitions = compact.reduce((n, t) => n + t.partitionCount, 0);
+  const inDetail = (t: TopicView): boolean =>
+    !compactMode || (!t.healthy && (t.channel || t.worst === 'critical' || t.leaderless > 0));
+  const detailed = topics.filter(inDetail);
+  const compact = topics.filter((t) => !inDetail(t));
 
   const counts: Record<Severity, number> = { critical: 0, warning: 0, info: 0 };
   let worst: Severity | null = null;
@@ -243,10 +259,11 @@ export function reportView(report: Report, opts: ViewOptions = {}): ReportView {
   };
   if (report.scope.channel !== undefined) view.channel = report.scope.channel;
   if (compactMode) {
+    const healthyCount = compact.filter((t) => t.healthy).length;
     view.compactNote =
-      `${report.partitions.length} partitions: ${compact.length} healthy ${compact.length === 1 ? 'topic' : 'topics'} ` +
-      `(${hiddenPartitions} partitions) listed one line each, ${detailed.length} unhealthy ` +
-      `${detailed.length === 1 ? 'topic' : 'topics'} in detail (unhealthy partitions only)`;
+      `${report.partitions.length} partitions in ${topics.length} topics: ${compact.length} listed one line each ` +
+      `(${healthyCount} healthy), ${detailed.length} in detail (channels and topics with critical problems; ` +
+      `unhealthy partitions only, at most ${maxRows} each)`;
   }
   return view;
 }
