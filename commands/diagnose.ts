@@ -27,7 +27,9 @@ export function register(program: Command, ctx: CliContext): void {
 
   program
     .command('status')
-    .description("one Fabric channel: its partition's leader and ISR, offsets against what the orderers expect")
+    .description(
+      "one Fabric channel: its partition's leader and ISR, offsets against what the orderers expect",
+    )
     .argument('<channel>', 'Fabric channel (= Kafka topic)')
     .addHelpText('after', '\nExit codes: 0 ok, 1 warning, 2 critical, 3 could not check, 64 usage error.')
     .action(async (channel: string, _opts: unknown, cmd: Command) => run(cmd, ctx, channel));

@@ -1,12 +1,22 @@
 /**
  * diagnose / status: gather a snapshot, run the checks, build the report. Shared by the CLI and the workers.
  */
-import { runChecks } from '../checks/index.js';
+import { runChecks, type CheckFn } from '../checks/index.js';
 import { clusterChannels, readSecrets, type Inventory, type SelectedCluster } from '../config/index.js';
 import { NotFoundError } from '../errors/index.js';
 import { gatherSnapshot, type ExtraGatherer } from '../gather/index.js';
+import { ordererGatherer } from '../gather/orderers.js';
 import { exitCodeFor, type ClusterSnapshot, type Finding, type Report } from '../model/index.js';
+import { ordererChecks } from '../orderers/checks.js';
 import { buildReport } from '../render/report.js';
+
+/** Checks beyond the core Kafka/ZooKeeper ones: every module's, in one place. */
+export const EXTRA_CHECKS: readonly CheckFn[] = [ordererChecks];
+
+/** Gatherers beyond ZooKeeper and the brokers. */
+export function defaultExtraGatherers(): ExtraGatherer[] {
+  return [ordererGatherer()];
+}
 
 export interface DiagnoseInput {
   inventory: Inventory;
@@ -40,9 +50,9 @@ export async function diagnose(input: DiagnoseInput): Promise<DiagnoseResult> {
   const snapshot = await gatherSnapshot(input.cluster.name, input.cluster.config, {
     secrets,
     ...(input.channel !== undefined ? { channel: input.channel } : {}),
-    ...(input.extraGatherers ? { extraGatherers: input.extraGatherers } : {}),
+    extraGatherers: input.extraGatherers ?? defaultExtraGatherers(),
   });
-  const findings = runChecks(snapshot);
+  const findings = runChecks(snapshot, { extraChecks: EXTRA_CHECKS });
   const report = buildReport(snapshot, findings);
   const nothingReadable = !snapshot.sources.zookeeper?.ok && !snapshot.sources.kafka?.ok;
   return { snapshot, findings, report, exitCode: nothingReadable ? 3 : exitCodeFor(findings) };
