@@ -347,21 +347,22 @@ export async function gatherOrderers(
   const positions = results.flatMap((r) => r.positions);
   const health = results.flatMap((r) => (r.health ? [r.health] : []));
   const logs = results.flatMap((r) => r.logs);
-  const failures = results.flatMap((r) => r.failures);
   const notChecked = results.flatMap((r) => r.notChecked);
+  // A source that failed for an orderer whose position another source still gave: checked, but not fully
+  // (e.g. no log read means no failure signatures for it).
+  for (const r of results) {
+    if (r.positions.some((p) => p.source !== null)) notChecked.push(...r.failures);
+  }
   if (work.length === 0)
     notChecked.push(wanted ? `no orderer serves ${[...wanted].join(', ')}` : 'no orderers in the inventory');
 
   const resolved = positions.filter((p) => p.source !== null).length;
   const unresolved = positions.filter((p) => p.source === null);
   const status: SourceStatus = { ok: work.length === 0 || resolved > 0, ms: Date.now() - started };
-  const errorParts = [
-    ...unresolved
-      .filter((p) => p.errors.length > 0)
-      .map((p) => `${p.orderer}/${p.channel}: ${p.errors.map((e) => `${e.source}: ${e.error}`).join('; ')}`),
-    ...failures.filter((f) => f.includes(' log: ')),
-  ];
-  if (errorParts.length > 0) status.error = [...new Set(errorParts)].join(' | ');
+  const errorParts = unresolved
+    .filter((p) => p.errors.length > 0)
+    .map((p) => `${p.orderer}/${p.channel}: ${p.errors.map((e) => `${e.source}: ${e.error}`).join('; ')}`);
+  if (errorParts.length > 0) status.error = errorParts.join(' | ');
   if (notChecked.length > 0) status.notChecked = notChecked;
   return { positions, health, logs, status };
 }

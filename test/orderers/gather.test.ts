@@ -140,6 +140,7 @@ describe('gatherOrderers', () => {
     expect(deliver).toMatchObject({ origin: 'o3', channel: 'pubchain', count: 2 });
     expect(r.status.ok).toBe(true);
     expect(r.status.error).toBeUndefined();
+    expect(r.status.notChecked).toBeUndefined();
     expect(r.status.ms).toBeGreaterThanOrEqual(0);
   });
 
@@ -200,6 +201,19 @@ describe('gatherOrderers', () => {
     expect(r.status.ok).toBe(true); // o7/testchainid was read
     expect(r.status.error).toMatch(/^o4\/pubchain: /);
     expect(r.status.error).toContain('o7/pubchain: metrics: ');
+    expect(r.status.notChecked).toBeUndefined();
+  });
+
+  it('a source that failed while another answered is listed as not checked, not as an error', async () => {
+    const r = await gatherOrderers(
+      cfg([{ name: 'o2', ledgerDir: join(root, 'o2'), logFile: join(root, 'nope.log') }]),
+      {
+        timeoutMs: 2000,
+      },
+    );
+    expect(r.positions[0]?.source).toBe('ledger');
+    expect(r.status.error).toBeUndefined();
+    expect(r.status.notChecked).toEqual([expect.stringMatching(/^o2 log: ENOENT.*nope\.log/)]);
   });
 
   it('is not ok when nothing could be read, and says what was not checked', async () => {
