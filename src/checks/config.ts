@@ -409,7 +409,8 @@ function messageSize(ix: SnapshotIndex, channels: readonly TopicInfo[], ctx: Che
     findings.push({
       code: 'CONFIG_MESSAGE_SIZE',
       severity: 'warning',
-      subject: groups.size === 1 ? {} : brokerSubject(ix, g.ids),
+      // Several groups: each names its first broker so that their subjects differ.
+      subject: groups.size === 1 ? {} : { broker: g.ids[0]! },
       summary: `Message size settings ${onBrokers(ix, g.ids)}: ${problems.join('; ')}`,
       explanation:
         'Fabric requires Orderer.AbsoluteMaxBytes < replica.fetch.max.bytes <= message.max.bytes < ' +

@@ -35,6 +35,7 @@ const SEVERITY_STYLE: Record<Severity, Style> = { critical: 'red', warning: 'yel
 
 /** Word-wrap `text` to `width`, every line prefixed with `indent` (the first with `first`, if given). */
 export function wrap(text: string, width: number, indent: string, first = indent): string[] {
+  if (first.length + text.length <= width && !text.includes('\n')) return [first + text]; // keeps its spacing
   const out: string[] = [];
   let line = first;
   let empty = true;

@@ -196,10 +196,13 @@ export function reportView(report: Report, opts: ViewOptions = {}): ReportView {
     const worst = topicWorst.get(topic) ?? null;
     const healthy = worst === null && rows.every((r) => r.healthy);
     const unhealthyRows = rows.filter((r) => !r.healthy);
-    const shown = compactMode ? unhealthyRows.slice(0, maxRows) : rows;
+    const channel = report.scope.channel === topic || orderersByChannel.has(topic);
+    // Compact mode: a channel shows its partitions (usually one) with its orderers; other topics their
+    // unhealthy partitions only.
+    const shown = !compactMode ? rows : channel ? rows.slice(0, maxRows) : unhealthyRows.slice(0, maxRows);
     topics.push({
       topic,
-      channel: report.scope.channel === topic || orderersByChannel.has(topic),
+      channel,
       partitionCount: rows.length,
       replicationFactors: [...new Set(rows.map((r) => r.replicas.length))].sort((a, b) => a - b),
       minIsr: [...new Set(rows.map((r) => r.minIsr).filter((n): n is number => n !== null))].sort(
@@ -210,12 +213,12 @@ export function reportView(report: Report, opts: ViewOptions = {}): ReportView {
       leaderless: rows.filter((r) => !r.leaderOk).length,
       outOfSync: rows.filter((r) => r.replicas.some((c) => !c.inSync || !c.registered)).length,
       rows: shown,
-      hiddenHealthy: compactMode ? rows.length - unhealthyRows.length : 0,
-      hiddenUnhealthy: compactMode ? unhealthyRows.length - shown.length : 0,
+      hiddenHealthy: rows.length - unhealthyRows.length - shown.filter((r) => r.healthy).length,
+      hiddenUnhealthy: unhealthyRows.length - shown.filter((r) => !r.healthy).length,
     });
   }
   const inDetail = (t: TopicView): boolean =>
-    !compactMode || (!t.healthy && (t.channel || t.worst === 'critical' || t.leaderless > 0));
+    !compactMode || t.channel || (!t.healthy && (t.worst === 'critical' || t.leaderless > 0));
   const detailed = topics.filter(inDetail);
   const compact = topics.filter((t) => !inDetail(t));
 
@@ -262,8 +265,8 @@ export function reportView(report: Report, opts: ViewOptions = {}): ReportView {
     const healthyCount = compact.filter((t) => t.healthy).length;
     view.compactNote =
       `${report.partitions.length} partitions in ${topics.length} topics: ${compact.length} listed one line each ` +
-      `(${healthyCount} healthy), ${detailed.length} in detail (channels and topics with critical problems; ` +
-      `unhealthy partitions only, at most ${maxRows} each)`;
+      `(${healthyCount} healthy), ${detailed.length} in detail (channels, and topics with critical problems: ` +
+      `their unhealthy partitions, at most ${maxRows} each)`;
   }
   return view;
 }
