@@ -1,11 +1,79 @@
-/** `worker`: run job workers against the inventory's Redis. */
-import type { Command } from 'commander';
-import type { CliContext } from '../src/cli/context.js';
-import { notYet } from './not-yet.js';
+/** `worker`: run job workers against the inventory's Redis (any number, on any machine). Stops on SIGINT/SIGTERM. */
+import { InvalidArgumentError, type Command } from 'commander';
+import { globalOptions, type CliContext } from '../src/cli/context.js';
+import { configPath, loadInventory } from '../src/config/index.js';
+import { JOB_KINDS, QUEUES, type JobKind, type QueueName } from '../src/queue/index.js';
+import { redisAddress } from '../src/redis.js';
+import { startWorkers } from '../workers/index.js';
+import { waitForSignal } from './bot.js';
+
+function positive(value: string): number {
+  if (!/^\d{1,6}$/.test(value) || Number(value) < 1)
+    throw new InvalidArgumentError(`must be a whole number >= 1, got "${value}"`);
+  return Number(value);
+}
+
+function queueList(value: string): QueueName[] {
+  const known = Object.values(QUEUES) as string[];
+  const list = value.split(',').map((s) => s.trim());
+  for (const q of list)
+    if (!known.includes(q))
+      throw new InvalidArgumentError(`unknown queue "${q}" (have: ${known.join(', ')})`);
+  return list as QueueName[];
+}
 
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('worker')
     .description('run the job workers (any number, on any machine sharing the Redis)')
-    .action(() => notYet(ctx, 'worker'));
+    .option('--concurrency <n>', 'command jobs at once in this process (default 4)', positive)
+    .option('--checks-concurrency <n>', 'scheduled checks at once in this process (default 2)', positive)
+    .option('--timeout-seconds <s>', 'time limit of every job (default: per kind, 15 s to 240 s)', positive)
+    .option(
+      '--queues <list>',
+      `queues to work, comma-separated (default ${Object.values(QUEUES).join(',')})`,
+      queueList,
+    )
+    .option('--no-schedules', 'do not sync the per-cluster check schedulers at start')
+    .action(
+      async (
+        opts: {
+          concurrency?: number;
+          checksConcurrency?: number;
+          timeoutSeconds?: number;
+          queues?: QueueName[];
+          schedules: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const inventory = loadInventory(configPath(globalOptions(cmd).config, ctx.io.env, ctx.io.cwd));
+        const timeoutsMs =
+          opts.timeoutSeconds !== undefined
+            ? (Object.fromEntries(JOB_KINDS.map((k) => [k, opts.timeoutSeconds! * 1000])) as Record<
+                JobKind,
+                number
+              >)
+            : undefined;
+        const running = await startWorkers({
+          inventory,
+          env: ctx.io.env,
+          syncSchedules: opts.schedules,
+          ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+          ...(opts.checksConcurrency !== undefined ? { checksConcurrency: opts.checksConcurrency } : {}),
+          ...(timeoutsMs ? { timeoutsMs } : {}),
+          ...(opts.queues ? { queues: opts.queues } : {}),
+        });
+        const sched = running.schedules?.scheduled
+          .map((s) => `${s.cluster} every ${s.everySeconds} s`)
+          .join(', ');
+        ctx.io.err(
+          `fabric-opsbot worker: working ${running.workers.map((w) => w.name).join(', ')} at ${redisAddress(inventory.redis.url)}` +
+            (running.schedules ? `; scheduled checks: ${sched || 'none'}` : '') +
+            '\n',
+        );
+        const sig = await waitForSignal();
+        ctx.io.err(`fabric-opsbot worker: ${sig}, finishing running jobs\n`);
+        await running.close();
+      },
+    );
 }

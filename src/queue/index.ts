@@ -1,5 +1,4 @@
 export * from './jobs.js';
 export * from './ids.js';
-export * from './connection.js';
 export * from './producer.js';
 export * from './schedules.js';

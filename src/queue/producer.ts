@@ -1,19 +1,13 @@
 /**
  * Producers: the bot puts jobs on the queues. Adding never waits on a Redis that is not there: an enqueue fails
- * at once (Redis not connected) or after `timeoutMs` (Redis stalls), with a QueueUnavailableError whose message
- * can be shown to the user as it is.
+ * at once (Redis not connected) or after `timeoutMs` (Redis stalls), with a RedisUnavailableError naming the
+ * address, which the bot shows to the user as it is.
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { SourceError } from '../errors/index.js';
+import { addressOf, asRedisError, RedisUnavailableError } from '../redis.js';
 import { isValidJobId } from './ids.js';
 import { jobOptions, QUEUES, queueFor, type JobData, type QueueName } from './jobs.js';
-
-export class QueueUnavailableError extends SourceError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('redis', message, options);
-  }
-}
 
 export interface EnqueueResult {
   jobId: string;
@@ -30,27 +24,29 @@ export interface Producer {
 }
 
 export interface ProducerOptions {
-  /** A fail-fast connection (connectRedis(target, 'producer')). Not closed by close() unless `ownsConnection`. */
+  /**
+   * A fail-fast connection: createRedis(inventory.redis, { flavour: 'request' }) from src/redis.ts, connecting
+   * in the background. Not closed by close() unless `ownsConnection`.
+   */
   connection: Redis;
+  /** inventory.redis.prefix */
   prefix: string;
-  /** Shown in errors, without credentials. */
-  redisUrl?: string;
   /** Upper bound for one enqueue (Slack wants an answer within 3 s). Default 1500 ms. */
   timeoutMs?: number;
   ownsConnection?: boolean;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new QueueUnavailableError(message)), ms);
+    timer = setTimeout(() => reject(onTimeout()), ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 export function createProducer(opts: ProducerOptions): Producer {
   const timeoutMs = opts.timeoutMs ?? 1500;
-  const where = opts.redisUrl ? ` at ${opts.redisUrl}` : '';
+  const address = () => addressOf(opts.connection);
   const make = (name: QueueName): Queue<JobData> => {
     const q = new Queue<JobData>(name, { connection: opts.connection, prefix: opts.prefix });
     q.on('error', () => undefined); // connection errors surface on enqueue
@@ -67,9 +63,8 @@ export function createProducer(opts: ProducerOptions): Producer {
       if (!isValidJobId(jobId)) throw new Error(`invalid job id "${jobId}" (no ':' and not an integer)`);
       const status = opts.connection.status;
       if (status !== 'ready') {
-        throw new QueueUnavailableError(
-          `the job queue (Redis${where}) is unreachable (${status}): nothing was queued`,
-        );
+        // Not connected (down, reconnecting, or never reached): say so now rather than wait.
+        throw asRedisError(opts.connection, new Error(`Connection is closed (${status}).`));
       }
       const name = queueFor(data.kind);
       const queue = queues[name];
@@ -84,14 +79,10 @@ export function createProducer(opts: ProducerOptions): Producer {
         return await withTimeout(
           run(),
           timeoutMs,
-          `the job queue (Redis${where}) did not answer within ${timeoutMs} ms: the request may not have been queued`,
+          () => new RedisUnavailableError(address(), `no answer within ${timeoutMs} ms`),
         );
       } catch (err) {
-        if (err instanceof QueueUnavailableError) throw err;
-        throw new QueueUnavailableError(
-          `the job queue (Redis${where}) failed: ${err instanceof Error ? err.message : String(err)}`,
-          { cause: err },
-        );
+        throw asRedisError(opts.connection, err);
       }
     },
     async close() {

@@ -19,6 +19,7 @@ import {
   type Severity,
   type Subject,
 } from '../model/index.js';
+import type { WhatIfStopBroker } from '../checks/whatif.js';
 import { SUBCOMMANDS, type SubcommandInfo } from './parse.js';
 import { allows, type EffectiveRole } from './roles.js';
 
@@ -762,56 +763,142 @@ export function changesBlocks(
 
 // ------------------------------------------------------------------ whatif, audit, help, errors
 
-/** What-if results: shape owned by src/ops/whatif.ts; rendered generically until it settles. */
+/** `whatif stop-broker`: the verdict, then what goes offline / under min ISR / loses its leader, worst first. */
 export function whatIfBlocks(
-  cluster: string,
-  brokerId: number,
-  whatif: unknown,
+  w: WhatIfStopBroker,
   exitCode: number,
+  opts: { footer?: string } = {},
 ): SlackMessage {
   const verdictText =
     exitCode === 0
-      ? ':large_green_circle: safe: nothing goes offline'
+      ? ':large_green_circle: Safe to stop'
       : exitCode === 1
-        ? ':large_orange_circle: leaders move, nothing goes offline'
+        ? ':large_orange_circle: Leaders move; nothing goes offline'
         : exitCode === 2
-          ? ':red_circle: partitions would go offline or under min ISR'
-          : ':grey_question: could not check';
-  const w = (whatif ?? {}) as Record<string, unknown>;
-  const lines: string[] = [];
-  const summary = typeof w['summary'] === 'string' ? (w['summary'] as string) : undefined;
-  if (summary) lines.push(esc(truncate(summary, 1000)));
+          ? ':red_circle: Not safe: partitions go offline or under min ISR'
+          : ':grey_question: Could not tell';
   const b = new Budget(SLACK_LIMITS.blocks);
-  b.push(header(`What if broker ${brokerId} stops? (${cluster})`));
-  b.push(section(`${verdictText}${lines.length ? `\n${lines.join('\n')}` : ''}`));
-  const json = JSON.stringify(whatif, null, 1) ?? 'null';
-  b.push(...codeSections('*Details*', json.split('\n'), 3));
+  b.push(header(`What if broker ${w.broker} stops? (${w.cluster})`));
+  b.push(section(`*${verdictText}*\n${esc(truncate(w.reasons.join('\n'), 2500))}`));
+  b.push({
+    type: 'section',
+    fields: [
+      `*Replicas on it*\n${num(w.replicaCount)}`,
+      `*Controller*\n${w.controller ? 'yes (a new one is elected)' : 'no'}`,
+      `*Registered*\n${w.registered === null ? 'unknown' : w.registered ? 'yes' : 'no'}`,
+      `*Complete answer*\n${w.complete ? 'yes' : 'no: some state could not be read'}`,
+    ].map((t) => ({ type: 'mrkdwn' as const, text: t })),
+  });
+  if (opts.footer) b.push(context(opts.footer));
+  const tp = (x: { topic: string; partition: number }) => [truncate(x.topic, 24), String(x.partition)];
+  if (w.goOffline.length) {
+    const rows = w.goOffline.map((x) => [...tp(x), list(x.replicas), list(x.isr), truncate(x.reason, 60)]);
+    b.push(
+      ...codeSections(
+        `*Would go offline* (${num(w.goOffline.length)})`,
+        table(['TOPIC', 'P', 'REPLICAS', 'ISR', 'WHY'], rows),
+        2,
+      ),
+    );
+  }
+  if (w.fallUnderMinIsr.length) {
+    const rows = w.fallUnderMinIsr.map((x) => [
+      ...tp(x),
+      list(x.isrBefore),
+      list(x.isrAfter),
+      String(x.minIsr),
+    ]);
+    b.push(
+      ...codeSections(
+        `*Would fall under min ISR* (${num(w.fallUnderMinIsr.length)}): acks=all writes rejected`,
+        table(['TOPIC', 'P', 'ISR NOW', 'ISR AFTER', 'MIN'], rows),
+        2,
+      ),
+    );
+  }
+  if (w.reachMinIsr.length) {
+    b.push(
+      context(
+        `${plural(w.reachMinIsr.length, 'partition')} would be left exactly at min ISR: ` +
+          esc(truncate(w.reachMinIsr.map((x) => `${x.topic}/${x.partition}`).join(', '), 1500)),
+      ),
+    );
+  }
+  if (w.loseLeader.length) {
+    const rows = w.loseLeader.map((x) => [
+      ...tp(x),
+      String(x.newLeader),
+      x.unclean ? 'UNCLEAN: messages lost' : '',
+    ]);
+    b.push(
+      ...codeSections(
+        `*Leaders that move* (${num(w.loseLeader.length)})`,
+        table(['TOPIC', 'P', 'NEW LEADER', ''], rows),
+        2,
+      ),
+    );
+  }
+  for (const r of w.repairs.slice(0, Math.max(0, b.left))) {
+    const value: RepairButtonValue = { cluster: w.cluster, kind: r.kind, args: r.args };
+    const block = section(
+      `Suggested: ${esc(truncate(r.title, 500))} — \`${esc(truncate(repairCommand(r), 300))}\``,
+    );
+    const v = JSON.stringify(value);
+    if (v.length <= SLACK_LIMITS.buttonValue) {
+      block.accessory = {
+        type: 'button',
+        action_id: ACTIONS.repairRequest,
+        text: {
+          type: 'plain_text',
+          text: truncate(`Plan: ${r.title}`, SLACK_LIMITS.buttonText),
+          emoji: true,
+        },
+        value: v,
+      };
+    }
+    b.push(block);
+  }
   return {
-    text: truncate(`What if broker ${brokerId} stops on ${cluster}: ${verdictText}`, 300),
+    text: truncate(`What if broker ${w.broker} stops on ${w.cluster}: ${verdictText}`, 300),
     blocks: b.blocks,
   };
 }
 
-export function auditBlocks(entries: readonly unknown[], n: number): SlackMessage {
-  if (entries.length === 0)
+/** One audit entry as the audit log returns it. */
+export interface AuditLineView {
+  id: string;
+  entry: {
+    who: string;
+    what: string;
+    cluster: string | null;
+    where: string;
+    when: string;
+    outcome: string;
+  } | null;
+}
+
+export function auditBlocks(records: readonly AuditLineView[], n: number): SlackMessage {
+  if (records.length === 0)
     return { text: 'The audit log is empty.', blocks: [section('The audit log is empty.')] };
-  const lines = entries.map((e) => {
-    if (e && typeof e === 'object') {
-      const o = e as Record<string, unknown>;
-      const at = o['at'] ?? o['ts'] ?? o['time'] ?? '';
-      const who = o['actor'] ?? o['user'] ?? '';
-      const what = o['action'] ?? o['type'] ?? o['event'] ?? '';
-      if (what !== '')
-        return truncate(
-          `${String(at)} ${String(who)} ${String(what)} ${compactJson(o['detail'] ?? o['data'] ?? '', 120)}`,
-          200,
-        );
-    }
-    return compactJson(e, 200);
-  });
+  const rows = records.map((r) =>
+    r.entry
+      ? [
+          r.entry.when,
+          truncate(r.entry.who, 16),
+          truncate(r.entry.what, 14),
+          r.entry.cluster ?? '-',
+          truncate(r.entry.where, 20),
+          truncate(r.entry.outcome, 24),
+        ]
+      : [r.id, '?', '(unreadable entry)', '', '', ''],
+  );
   return {
-    text: `Last ${entries.length} audit entries`,
-    blocks: codeSections(`*Audit log* — last ${entries.length} of the ${n} asked`, lines, 5),
+    text: `The last ${records.length} audit entries`,
+    blocks: codeSections(
+      `*Audit log* — the last ${records.length}${records.length < n ? ` (all there are)` : ''}; verify the chain with \`fabric-opsbot audit verify\``,
+      table(['WHEN', 'WHO', 'WHAT', 'CLUSTER', 'WHERE', 'OUTCOME'], rows),
+      5,
+    ),
   };
 }
 
