@@ -34,7 +34,24 @@ name="kafka-$version"
 if [ "$scala" != "$default_scala" ]; then name="kafka-$version-scala$scala"; fi
 out="$cache/jars/$name"
 
-if [ -f "$out/.complete" ]; then
+# The cache is valid for this pom only: a changed lab/pom.xml (another logging jar, ...) refetches.
+pom_sha="$(sha256sum "$repo/lab/pom.xml" | cut -d' ' -f1)"
+if [ -f "$out/.complete" ] && grep -qx "pom=$pom_sha" "$out/.complete"; then
+  echo "$out"
+  exit 0
+fi
+
+# True when a running process has this folder on its class path: its jars must not change under it (the JVM
+# opens class-path jars lazily, so a replaced or removed jar breaks a running broker).
+in_use() {
+  local f
+  for f in /proc/[0-9]*/cmdline; do
+    if tr '\0' ' ' < "$f" 2>/dev/null | grep -qF -- "$out/"; then return 0; fi
+  done
+  return 1
+}
+if [ -f "$out/.complete" ] && in_use; then
+  echo "fetch-kafka: $out is from an older lab/pom.xml but running processes use it: keeping it for now" >&2
   echo "$out"
   exit 0
 fi
@@ -45,16 +62,25 @@ tmp="$(mktemp -d "$cache/jars/.tmp-$name-XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 
 echo "fetch-kafka: Kafka $version (Scala $scala) from Maven Central into $out" >&2
-mvn -q -B -Dstyle.color=never -f "$repo/lab/pom.xml" dependency:copy-dependencies \
-  -Dkafka.version="$version" -Dscala.binary.version="$scala" -DoutputDirectory="$tmp" >&2
+# Maven writes its errors to stdout: keep its output and show it only when it fails.
+if ! mvn_out="$(mvn -q -B -Dstyle.color=never -f "$repo/lab/pom.xml" dependency:copy-dependencies \
+  -Dkafka.version="$version" -Dscala.binary.version="$scala" -DoutputDirectory="$tmp" 2>&1)"; then
+  printf '%s\n' "$mvn_out" | sed 's/\x1b\[[0-9;]*m//g' >&2
+  echo "fetch-kafka: Maven failed for Kafka $version (Scala $scala)" >&2
+  exit 1
+fi
 
 ls "$tmp"/kafka_"$scala"-"$version".jar >/dev/null 2>&1 || { echo "fetch-kafka: kafka_$scala-$version.jar missing after Maven" >&2; exit 1; }
-printf 'kafka=%s\nscala=%s\nfetched=%s\n' "$version" "$scala" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$tmp/.complete"
+printf 'kafka=%s\nscala=%s\npom=%s\nfetched=%s\n' "$version" "$scala" "$pom_sha" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  > "$tmp/.complete"
 
 if [ -e "$out" ]; then
-  # Another run finished first (or a stale incomplete folder): replace only if still incomplete.
-  if [ -f "$out/.complete" ]; then echo "$out"; exit 0; fi
-  rm -rf "$out"
+  # Another run finished first, or a stale folder (older pom) that nothing uses: keep the former, replace the
+  # latter.
+  if [ -f "$out/.complete" ] && grep -qx "pom=$pom_sha" "$out/.complete"; then echo "$out"; exit 0; fi
+  if in_use; then echo "$out"; exit 0; fi
+  old="$(mktemp -d "$cache/jars/.old-$name-XXXXXX")"
+  mv "$out" "$old/" && rm -rf "$old"
 fi
 mv "$tmp" "$out"
 trap - EXIT

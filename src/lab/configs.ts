@@ -15,8 +15,9 @@ export function baseJvmFlags(o: ResolvedLabOptions, heapMb: number): string[] {
   return [
     `-Xmx${heapMb}m`,
     `-Xms${Math.min(64, heapMb)}m`,
-    // Fast start on a 2-core machine: little JIT and GC work. Overridable via jvmOpts (later flags win).
-    '-XX:+UseSerialGC',
+    // Fast start on a 2-core machine: little JIT and GC work. Overridable via jvmOpts (later flags win; a GC
+    // chosen there replaces this one, as the JVM refuses two).
+    ...(o.jvmOpts.some((f) => /^-XX:\+Use\w+GC$/.test(f)) ? [] : ['-XX:+UseSerialGC']),
     '-XX:TieredStopAtLevel=1',
     '-XX:-UsePerfData',
     '-XX:+ExitOnOutOfMemoryError',

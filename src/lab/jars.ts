@@ -1,9 +1,11 @@
 /**
  * The jar cache: `<cacheDir>/jars/kafka-<version>/` holds the official Kafka jars of one release, fetched from
- * Maven Central by scripts/fetch-kafka.sh (Maven + lab/pom.xml). A folder counts only once `.complete` exists.
+ * Maven Central by scripts/fetch-kafka.sh (Maven + lab/pom.xml). A folder counts once `.complete` exists; it is
+ * refetched when lab/pom.xml changed (its sha256 is in `.complete`), unless running processes use it.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultScalaVersion, repoRoot, type ResolvedLabOptions } from './options.js';
 
@@ -16,10 +18,19 @@ export function jarsDir(o: Pick<ResolvedLabOptions, 'cacheDir' | 'kafkaVersion' 
   return join(o.cacheDir, 'jars', name);
 }
 
+/** sha256 of lab/pom.xml: a cache folder is up to date when it was fetched with this pom. */
+export function pomSha(): string {
+  return createHash('sha256')
+    .update(readFileSync(join(repoRoot(), 'lab', 'pom.xml')))
+    .digest('hex');
+}
+
+/** True when the cache folder is complete and was fetched with the current lab/pom.xml. */
 export function jarsCached(
   o: Pick<ResolvedLabOptions, 'cacheDir' | 'kafkaVersion' | 'scalaVersion'>,
 ): boolean {
-  return existsSync(join(jarsDir(o), '.complete'));
+  const marker = join(jarsDir(o), '.complete');
+  return existsSync(marker) && readFileSync(marker, 'utf8').split('\n').includes(`pom=${pomSha()}`);
 }
 
 /**
@@ -32,6 +43,7 @@ export async function ensureJars(
 ): Promise<string> {
   const dir = jarsDir(o);
   if (jarsCached(o)) return dir;
+  // Not there, or from an older pom: the script fetches (or keeps a folder that running processes use).
   const script = join(repoRoot(), 'scripts', 'fetch-kafka.sh');
   await new Promise<void>((resolve, reject) => {
     execFile(
@@ -49,6 +61,7 @@ export async function ensureJars(
       },
     );
   });
-  if (!jarsCached(o)) throw new Error(`fetch-kafka.sh finished but ${dir} is not complete`);
+  if (!existsSync(join(dir, '.complete')))
+    throw new Error(`fetch-kafka.sh finished but ${dir} is not complete`);
   return dir;
 }

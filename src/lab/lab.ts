@@ -275,7 +275,8 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     writeFileSync(join(workDir, 'log4j.properties'), log4jProperties());
     writeState(state);
 
-    if (!jarsCached(o)) log(`fetching Kafka ${o.kafkaVersion} jars with Maven into ${state.jarsDir}`);
+    if (!jarsCached(o))
+      log(`Kafka ${o.kafkaVersion} jars not cached for this lab/pom.xml: scripts/fetch-kafka.sh`);
     const redisUp = startRedis(state, 30_000).then(() => log(`redis up after ${since()}`));
     redisUp.catch(() => undefined); // awaited below
     state.jarsDir = await ensureJars(o);
