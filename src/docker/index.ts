@@ -12,3 +12,4 @@ export {
   type StreamName,
 } from './stream.js';
 export { tarArchive, type TarEntry } from './tar.js';
+export * from './snapshot.js';

@@ -167,3 +167,40 @@ describe('gatherContainers without an engine', () => {
     });
   });
 });
+
+describe('dockerGatherer (extra gatherer for gatherSnapshot)', () => {
+  it('fills the snapshot and records Docker as unavailable, without throwing', async () => {
+    const { dockerGatherer, probeTargetsFromRegistrations } = await import('../../src/docker/snapshot.js');
+    expect(
+      probeTargetsFromRegistrations([
+        { id: 1, host: 'h1', port: 9092, endpoints: ['PLAINTEXT://h1:9092', 'SSL://h1:9093'] },
+        { id: 2, host: 'h2', port: 9092, endpoints: [] },
+      ]),
+    ).toEqual([
+      { brokerId: 1, endpoint: 'PLAINTEXT://h1:9092' },
+      { brokerId: 1, endpoint: 'SSL://h1:9093' },
+      { brokerId: 2, endpoint: 'PLAINTEXT://h2:9092' },
+    ]);
+    const snapshot = {
+      cluster: 'lab',
+      generatedAt: new Date().toISOString(),
+      scope: {},
+      sources: {},
+      expected: { bootstrap: [], brokerIds: [], zookeeper: [], channels: [] },
+      zookeeper: null,
+      kafka: null,
+      reachability: [],
+      orderers: null,
+      containers: null,
+      logs: [],
+    };
+    let state: unknown;
+    await dockerGatherer({ onState: (s) => (state = s) })(
+      { config: cluster({ lab: { socketPath: join(dir, 'nope.sock'), timeoutMs: 300 } }) },
+      snapshot,
+    );
+    expect(snapshot.sources).toMatchObject({ docker: { ok: false } });
+    expect((snapshot.containers as unknown as unknown[]).length).toBe(4);
+    expect(state).toMatchObject({ cursors: {} });
+  });
+});
