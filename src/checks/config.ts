@@ -165,6 +165,14 @@ function minIsr(ix: SnapshotIndex, channels: readonly TopicInfo[]): Finding[] {
       repairs: inheriting.slice(0, MAX_REPAIRS).map((c) => setTopicConfig(c.topic, key, '2')),
     });
   }
+  // Channels that inherit a too-high broker default with the default replication factor: said once, there.
+  const coveredHigh =
+    high.length > 0
+      ? inheriting.filter((c) => {
+          const n = num(ix.topicConfig(c.topic, key, c.broker)?.value);
+          return n !== undefined && c.rf !== null && c.rf === drf && n >= c.rf;
+        })
+      : [];
   if (high.length > 0 && relevant) {
     findings.push({
       code: 'CONFIG_MIN_ISR',
@@ -172,12 +180,15 @@ function minIsr(ix: SnapshotIndex, channels: readonly TopicInfo[]): Finding[] {
       subject: brokerSubject(ix, high),
       summary:
         `${key} is not below default.replication.factor (${drf}) ${onBrokers(ix, high)}: ` +
-        'one broker down blocks writes to new channels',
+        'one broker down blocks writes to channels' +
+        (coveredHigh.length > 0 ? ` (${andList(coveredHigh.map((c) => c.topic))} inherit it)` : ''),
       explanation:
         `A channel created with ${drf} replicas and ${key} >= ${drf} stops accepting writes as soon as one ` +
         `replica is out of sync. Fabric requires 1 < ${key} < default.replication.factor.`,
       evidence: { brokers: high, byBroker: byBrokerEvidence(ix, [key, 'default.replication.factor']) },
-      repairs: [],
+      repairs: coveredHigh
+        .slice(0, MAX_REPAIRS)
+        .map((c) => setTopicConfig(c.topic, key, String(Math.max(2, (c.rf ?? 3) - 1)))),
     });
   }
   for (const c of channels) {
@@ -185,7 +196,7 @@ function minIsr(ix: SnapshotIndex, channels: readonly TopicInfo[]): Finding[] {
     const n = num(r?.value);
     if (r === undefined || n === undefined) continue;
     const lowTopic = n < 2 && r.from === 'topic';
-    const highTopic = c.rf !== null && c.rf > 1 && n >= c.rf;
+    const highTopic = c.rf !== null && c.rf > 1 && n >= c.rf && !coveredHigh.includes(c);
     if (!lowTopic && !highTopic) continue;
     const repairs: RepairSuggestion[] = [];
     if (lowTopic) repairs.push(setTopicConfig(c.topic, key, '2'));

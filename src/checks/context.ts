@@ -227,9 +227,10 @@ function buildIndex(snapshot: ClusterSnapshot): SnapshotIndex {
     const effective = present(kafka?.topicConfigs[topic]?.[key]);
     const inherited = brokerDefault(key, brokerId);
     if (effective !== undefined) {
-      // Kafka's effective topic configs include defaults. With ZooKeeper read, no override means inherited;
-      // without it, a value equal to the broker default is taken as inherited.
-      const isInherited = zk !== null ? true : inherited !== undefined && inherited.value === effective;
+      // Kafka's effective topic configs include defaults: a value equal to the broker default is inherited,
+      // a different one is an override (even if ZooKeeper's copy of the overrides missed it). With the broker
+      // default unknown, ZooKeeper having no override decides.
+      const isInherited = inherited !== undefined ? inherited.value === effective : zk !== null;
       return isInherited
         ? { value: effective, from: 'broker', brokerKey: inherited?.brokerKey, brokerId: inherited?.brokerId }
         : { value: effective, from: 'topic' };
