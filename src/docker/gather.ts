@@ -499,5 +499,15 @@ export async function gatherContainers(
       : {}),
     ...(notChecked.length > 0 ? { notChecked: notChecked.sort() } : {}),
   };
+  // Workers finish in any order: sort so that output is stable.
+  logs.sort(
+    (a, b) =>
+      (a.container ?? a.origin).localeCompare(b.container ?? b.origin) ||
+      a.signature.localeCompare(b.signature) ||
+      a.line.localeCompare(b.line),
+  );
+  probes.sort(
+    (a, b) => a.from.localeCompare(b.from) || a.brokerId - b.brokerId || a.endpoint.localeCompare(b.endpoint),
+  );
   return { containers, logs, probes, status, cursors };
 }
