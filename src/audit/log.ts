@@ -296,22 +296,20 @@ export function normalizeEntry(input: AuditInput): AuditEntry {
   };
 }
 
+const ENTRY_KEYS = ['who', 'what', 'cluster', 'where', 'when', 'outcome', 'jobId', 'details'] as const;
+
 /** One exported JSON line: the chain fields and the entry, flat. Verifiable with verifyExport(). */
 export function exportLine(r: RawRecord): string {
-  const entry = parseEntry(r.fields.e);
-  const base = {
-    id: r.id,
-    prevId: r.fields.prevId ?? null,
-    prev: r.fields.prev ?? null,
-    hash: r.fields.h ?? null,
-  };
-  if (entry === null || r.fields.e !== canonicalJson(entry)) {
-    return JSON.stringify({ ...base, v: r.fields.v ?? null, malformed: true, raw: r.fields.e ?? null });
+  const { e, v, prevId, prev, h } = r.fields;
+  const entry = parseEntry(e);
+  if (entry === null || e === undefined || !e.startsWith('{"') || !ENTRY_KEYS.every((k) => k in entry)) {
+    const base = { id: r.id, prevId: prevId ?? null, prev: prev ?? null, hash: h ?? null };
+    return JSON.stringify({ ...base, v: v ?? null, malformed: true, raw: e ?? null });
   }
-  return JSON.stringify({ ...base, v: r.fields.v, ...entry });
+  // The stored entry is already the canonical JSON of an object: splice it in rather than re-serialise it.
+  const j = JSON.stringify;
+  return `{"id":${j(r.id)},"prevId":${j(prevId ?? null)},"prev":${j(prev ?? null)},"hash":${j(h ?? null)},"v":${j(v ?? null)},${e.slice(1)}`;
 }
-
-const ENTRY_KEYS = ['who', 'what', 'cluster', 'where', 'when', 'outcome', 'jobId', 'details'] as const;
 
 /**
  * Verify exported JSON lines (in order) offline. `anchor`: the chain point before the first line (the entry
