@@ -13,7 +13,7 @@ import type {
   ZkPartitionState,
 } from '../model/index.js';
 import { indexSnapshot, type CheckContext, type SnapshotIndex } from './context.js';
-import { preferredLeaderElection, raiseReplication, restartBroker } from './repairs.js';
+import { preferredLeaderElection, raiseReplication, restartBroker, setTopicConfig } from './repairs.js';
 import { andList, brokers, idList, orList, plural, tp, uniqSorted } from './words.js';
 
 /** More partitions than this with the same code in one topic are reported as one finding for the topic. */
@@ -180,6 +180,18 @@ function outText(o: { down: number[]; lagging: number[] }): string {
   return parts.join(', ');
 }
 
+/** min.insync.replicas above what the partition can ever have in sync: a config error, not a failure. */
+function unreachableMinIsr(f: PartitionFacts, minIsr: number): boolean {
+  return f.rf < minIsr;
+}
+
+function underMinRepairs(ix: SnapshotIndex, f: PartitionFacts, minIsr: number): RepairSuggestion[] {
+  if (!unreachableMinIsr(f, minIsr)) return outOfSyncRepairs(ix, f);
+  const fixes = [raiseReplication(f.p.topic)];
+  if (f.rf >= 3) fixes.push(setTopicConfig(f.p.topic, 'min.insync.replicas', String(f.rf - 1)));
+  return [...outOfSyncRepairs(ix, f), ...fixes];
+}
+
 function underMinIsr(ix: SnapshotIndex, f: PartitionFacts, minIsr: number): Finding {
   const { p } = f;
   const name = tp(p.topic, p.partition);
@@ -188,6 +200,33 @@ function underMinIsr(ix: SnapshotIndex, f: PartitionFacts, minIsr: number): Find
   const producers = f.channel
     ? 'Every Fabric orderer produces with acks=all, so orderers get'
     : 'Producers with acks=all get';
+  const rejected =
+    `${producers} ${WRITE_REJECTED} (NOT_ENOUGH_REPLICAS)` +
+    (f.channel ? `: channel ${p.topic} cannot order transactions; reads still work` : '') +
+    '. ';
+  let advice: string;
+  if (unreachableMinIsr(f, minIsr)) {
+    advice =
+      `min.insync.replicas (${minIsr}) is above the replication factor (${f.rf}): even with every replica ` +
+      'in sync, acks=all writes can never succeed here. Raise the replication factor' +
+      (f.rf >= 3 ? `, or set min.insync.replicas=${f.rf - 1} on the topic` : '') +
+      ' (Fabric: 1 < min.insync.replicas < replication factor).';
+  } else {
+    const starts =
+      o.down.length === 0
+        ? ''
+        : missing < o.down.length
+          ? `start ${missing === 1 ? 'one' : missing} of ${brokers(o.down)}`
+          : `start ${brokers(o.down)}`;
+    const catchUp =
+      o.lagging.length === 0
+        ? ''
+        : `let ${brokers(o.lagging)} catch up (check replica fetcher errors in its log)`;
+    advice =
+      `${missing === 1 ? 'One more replica' : `${missing} more replicas`} must be back in sync: ` +
+      [starts, catchUp].filter((x) => x !== '').join(', or ') +
+      '. Do not lower min.insync.replicas to get writes through.';
+  }
   return {
     code: 'UNDER_MIN_ISR',
     severity: 'critical',
@@ -196,24 +235,14 @@ function underMinIsr(ix: SnapshotIndex, f: PartitionFacts, minIsr: number): Find
       `${name} has ${plural(f.liveIsr.length, 'in-sync replica')}` +
       (f.liveIsr.length > 0 ? ` (${brokers(f.liveIsr)})` : '') +
       ` but min.insync.replicas is ${minIsr}: acks=all writes are rejected` +
-      (o.down.length + o.lagging.length > 0 ? ` (${outText(o)})` : ''),
-    explanation:
-      `${producers} ${WRITE_REJECTED} (NOT_ENOUGH_REPLICAS)` +
-      (f.channel ? `: channel ${p.topic} cannot order transactions; reads still work` : '') +
-      `. ${missing === 1 ? 'One more replica' : `${missing} more replicas`} must be back in sync: ` +
-      (o.down.length > 0
-        ? missing < o.down.length
-          ? `start ${missing === 1 ? 'one' : missing} of ${brokers(o.down)}`
-          : `start ${brokers(o.down)}`
-        : '') +
-      (o.down.length > 0 && o.lagging.length > 0 ? ', or let ' : o.lagging.length > 0 ? 'let ' : '') +
-      (o.lagging.length > 0
-        ? `${brokers(o.lagging)} catch up (check replica fetcher errors in its log)`
-        : '') +
-      '. Do not lower min.insync.replicas to get writes through.' +
-      unknownNote(f),
-    evidence: { ...baseEvidence(f), inSync: f.liveIsr },
-    repairs: outOfSyncRepairs(ix, f),
+      (o.down.length + o.lagging.length > 0
+        ? ` (${outText(o)})`
+        : unreachableMinIsr(f, minIsr)
+          ? ` (replication factor ${f.rf})`
+          : ''),
+    explanation: rejected + advice + unknownNote(f),
+    evidence: { ...baseEvidence(f), inSync: f.liveIsr, replicationFactor: f.rf },
+    repairs: underMinRepairs(ix, f, minIsr),
   };
 }
 
@@ -308,7 +337,12 @@ export function partitionStateChecks(snapshot: ClusterSnapshot, ctx: CheckContex
         topic: p.topic,
         partition: p.partition,
         build: () => build(ix, f, kind),
-        repairs: () => (kind === 'offline' ? offlineRepairs(ix, f) : outOfSyncRepairs(ix, f)),
+        repairs: () =>
+          kind === 'offline'
+            ? offlineRepairs(ix, f)
+            : kind === 'underMin'
+              ? underMinRepairs(ix, f, f.minIsr!)
+              : outOfSyncRepairs(ix, f),
       });
     }
     if (f.rf === 1) {

@@ -107,6 +107,19 @@ describe('UNDER_MIN_ISR / AT_MIN_ISR / UNDER_REPLICATED', () => {
     expect(f[0]!.repairs.map((r) => r.args['broker'])).toEqual([3, 4]);
   });
 
+  it('min ISR above the replication factor: writes can never succeed, a config error to fix, not brokers to wait for', () => {
+    const s = snap((s) => addTopic(s, 'solo', 1, 1, { brokers: [3] })); // inherits min.insync.replicas=2
+    const f = about(partitionStateChecks(s), 'solo', 0);
+    expect(f.map((x) => x.code)).toEqual(['UNDER_MIN_ISR']);
+    expect(f[0]!.summary).toBe(
+      'solo/0 has 1 in-sync replica (broker 3) but min.insync.replicas is 2: acks=all writes are rejected ' +
+        '(replication factor 1)',
+    );
+    expect(f[0]!.explanation).toMatch(/above the replication factor \(1\): even with every replica in sync/);
+    expect(f[0]!.explanation).not.toMatch(/Do not lower/);
+    expect(f[0]!.repairs.map((r) => r.kind)).toEqual(['raise-replication']);
+  });
+
   it('a live but lagging replica is named as lagging, not down', () => {
     const s = snap((s) => setPartition(s, 'pubchain', 0, { isr: [2] }));
     const f = about(runChecks(s), 'pubchain', 0);
