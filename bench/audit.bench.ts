@@ -11,7 +11,7 @@
  * temp dir, with persistence off, so the numbers are the client + Lua + network path, not the disk. Results go
  * to bench/results/audit.md (markdown, with the JSON) and bench/results/audit.json.
  *
- * tsx: present in node_modules here but not (yet) a declared devDependency; without it, compile first
+ * Needs tsx (a devDependency). Without it: compile first
  * (`npx tsc -p tsconfig.test.json --noEmit false --outDir /tmp/bench-build`) and run the .js from there.
  */
 import { execFileSync } from 'node:child_process';

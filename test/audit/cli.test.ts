@@ -143,6 +143,20 @@ describe('audit CLI', () => {
     expect(x.err).toMatch(/--since must be a stream id/);
   });
 
+  it('through the real entry point (src/cli/main.ts): verify exits 0, then 2 after tampering', async () => {
+    const { main } = await import('../../src/cli/main.js');
+    const ids = await seed(3);
+    let out = '';
+    const io: CliIo = { out: (s) => (out += s), err: () => undefined, env: {}, cwd: dir, isTTY: false };
+    expect(await main(['audit', 'verify', '--config', inv, '--json'], io)).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ ok: true, entries: 3 });
+    const r = srv.client();
+    await r.xdel(`${prefix}:audit`, ids[1]!);
+    r.disconnect();
+    expect(await main(['audit', 'verify', '--config', inv], io)).toBe(2);
+    expect(await main(['audit', 'export', '--since', 'x', '--config', inv], io)).toBe(64);
+  });
+
   it('exits 3 at once with the address when Redis is down', async () => {
     await srv.pause();
     try {

@@ -289,6 +289,22 @@ describe('audit log on a Redis stream', () => {
     });
   });
 
+  it('the chain survives a Redis restart with AOF, and appends go on from it', async () => {
+    const aof = await startRedis({ appendonly: true });
+    try {
+      const c = aof.client();
+      const log = new AuditLog(c, { prefix });
+      const ids = await fill(log, 20);
+      await aof.restart();
+      for (let i = 0; i < 100 && c.status !== 'ready'; i++) await new Promise((res) => setTimeout(res, 50));
+      expect(await log.verify()).toMatchObject({ ok: true, entries: 20, lastId: ids[19] });
+      await fill(new AuditLog(aof.client(), { prefix }), 5);
+      expect(await log.verify()).toMatchObject({ ok: true, entries: 25 });
+    } finally {
+      await aof.stop();
+    }
+  });
+
   describe('Redis down', () => {
     it('connectRedis fails at once, naming the address and never the password', async () => {
       const t0 = Date.now();
