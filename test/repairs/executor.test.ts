@@ -14,7 +14,7 @@ import {
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 const prefix = 'ex';
-const LOCK_TTL = 240;
+const LOCK_TTL = 500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let srv: TestRedis;
