@@ -8,10 +8,22 @@
  *
  * FABRIC_OPSBOT_TEST_NO_LAB=1 skips the lab (for unit-only runs with this config).
  * FABRIC_OPSBOT_TEST_KEEP_LAB=1 leaves it running after the run (faster reruns while developing).
+ * FABRIC_OPSBOT_TEST_LAB_WORKDIR and FABRIC_OPSBOT_TEST_PORT_OFFSET give a run its own lab (another folder, all
+ * ports shifted), so that two runs on one machine need not wait for each other.
  */
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { DEFAULT_BASE_PORTS, labDown, labStatus, labUp, repoRoot, type LabStatus } from '../src/lab/index.js';
+import {
+  acquireFileLock,
+  DEFAULT_BASE_PORTS,
+  labDown,
+  labStatus,
+  labUp,
+  repoRoot,
+  type LabBasePorts,
+  type LabStatus,
+} from '../src/lab/index.js';
 
 /** What global setup provides to test files (`inject('lab')`). */
 export interface ProvidedLab {
@@ -21,7 +33,14 @@ export interface ProvidedLab {
   inventory: string;
   kafkaVersion: string;
   /** Options the lab was brought up with (pass `{ workDir }` to the lab functions). */
-  options: { workDir: string; kafkaVersion: string; zookeeperNodes: number; brokers: number };
+  options: {
+    workDir: string;
+    kafkaVersion: string;
+    zookeeperNodes: number;
+    brokers: number;
+    /** Ports of node/broker 1 (the defaults unless FABRIC_OPSBOT_TEST_PORT_OFFSET is set). */
+    basePorts: LabBasePorts;
+  };
   /** labStatus() right after labUp. */
   status: LabStatus;
   /** How long labUp took, ms. */
@@ -42,19 +61,22 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   const workDir = process.env['FABRIC_OPSBOT_TEST_LAB_WORKDIR'] || join(repoRoot(), '.lab', 'test');
   const portOffset = Number(process.env['FABRIC_OPSBOT_TEST_PORT_OFFSET'] || 0);
+  const basePorts = Object.fromEntries(
+    Object.entries(DEFAULT_BASE_PORTS).map(([k, v]) => [k, v + portOffset]),
+  ) as unknown as LabBasePorts;
   const options = {
     workDir,
-    ...(portOffset
-      ? {
-          basePorts: Object.fromEntries(
-            Object.entries(DEFAULT_BASE_PORTS).map(([k, v]) => [k, v + portOffset]),
-          ) as unknown as typeof DEFAULT_BASE_PORTS,
-        }
-      : {}),
+    basePorts,
     kafkaVersion: process.env['FABRIC_OPSBOT_TEST_KAFKA_VERSION'] || '3.9.2',
     zookeeperNodes: 3,
     brokers: 4,
   };
+  // One test run at a time per machine uses this lab (they inject faults into it): a second `vitest run`
+  // waits here until the first one's teardown. The lock sits beside the work folder (a purge removes that).
+  mkdirSync(dirname(workDir), { recursive: true });
+  const releaseRun = await acquireFileLock(`${workDir}.run.lock`, 30 * 60_000, (pid) =>
+    console.log(`[lab] waiting for the test run of process ${pid} to finish with ${workDir}`),
+  );
   const t0 = Date.now();
   // A fresh lab per run, unless one of the same version still runs (FABRIC_OPSBOT_TEST_KEEP_LAB=1 last time).
   const previous = labStatus({ workDir });
@@ -67,6 +89,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   } catch (err) {
     // Leave nothing behind, then fail the run.
     await labDown({ workDir }).catch(() => undefined);
+    releaseRun();
     throw err;
   }
   const upMs = Date.now() - t0;
@@ -80,7 +103,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     upMs,
   });
   return async () => {
-    if (process.env['FABRIC_OPSBOT_TEST_KEEP_LAB'] === '1') return;
-    await labDown({ workDir, log: (l) => console.log(`[lab] ${l}`) });
+    try {
+      if (process.env['FABRIC_OPSBOT_TEST_KEEP_LAB'] !== '1') {
+        await labDown({ workDir, log: (l) => console.log(`[lab] ${l}`) });
+      }
+    } finally {
+      releaseRun();
+    }
   };
 }

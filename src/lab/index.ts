@@ -71,4 +71,4 @@ export {
   type BatchInfo,
   type TruncationPlan,
 } from './kafka-log.js';
-export type { LabState, BrokerState, ZkNodeState } from './state.js';
+export { acquireFileLock, type LabState, type BrokerState, type ZkNodeState } from './state.js';

@@ -68,21 +68,23 @@ export function writeState(state: LabState): void {
 const held = new AsyncLocalStorage<ReadonlySet<string>>();
 
 /**
- * Runs `fn` holding `<workDir>/lab.lock`. A lock left by a dead process is taken over. Waits up to
- * `timeoutMs` for a live holder. Re-entrant within one async call chain.
+ * Takes the lock file `lock` (created exclusively, holding this process's pid) and returns its release.
+ * A lock left by a dead process is taken over. Waits up to `timeoutMs` for a live holder; `onWait` is called
+ * once when it has to wait.
  */
-export async function withLabLock<T>(workDir: string, fn: () => Promise<T>, timeoutMs = 300_000): Promise<T> {
-  const mine = held.getStore();
-  if (mine?.has(workDir)) return fn();
-  mkdirSync(workDir, { recursive: true });
-  const lock = join(workDir, 'lab.lock');
+export async function acquireFileLock(
+  lock: string,
+  timeoutMs: number,
+  onWait?: (ownerPid: number) => void,
+): Promise<() => void> {
   const deadline = Date.now() + timeoutMs;
+  let told = false;
   for (;;) {
     try {
       const fd = openSync(lock, 'wx');
       writeFileSync(fd, String(process.pid));
       closeSync(fd);
-      break;
+      return () => rmSync(lock, { force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       let owner = NaN;
@@ -101,12 +103,27 @@ export async function withLabLock<T>(workDir: string, fn: () => Promise<T>, time
       if (Date.now() > deadline) {
         throw new Error(`${lock} is held by process ${owner} for more than ${timeoutMs} ms`);
       }
+      if (!told) {
+        told = true;
+        onWait?.(owner);
+      }
       await sleep(200);
     }
   }
+}
+
+/**
+ * Runs `fn` holding `<workDir>/lab.lock`: one lab operation at a time per work folder. Waits up to
+ * `timeoutMs` for a live holder. Re-entrant within one async call chain.
+ */
+export async function withLabLock<T>(workDir: string, fn: () => Promise<T>, timeoutMs = 300_000): Promise<T> {
+  const mine = held.getStore();
+  if (mine?.has(workDir)) return fn();
+  mkdirSync(workDir, { recursive: true });
+  const release = await acquireFileLock(join(workDir, 'lab.lock'), timeoutMs);
   try {
     return await held.run(new Set([...(mine ?? []), workDir]), fn);
   } finally {
-    rmSync(lock, { force: true });
+    release();
   }
 }

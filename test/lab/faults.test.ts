@@ -24,10 +24,11 @@ import {
   withZk,
   zkMode,
 } from '../../src/lab/index.js';
-import { kafkaFor, produceOnePerBatch, sharedLab, uniqueTopic } from './helpers.js';
+import { kafkaFor, labPorts, produceOnePerBatch, sharedLab, uniqueTopic } from './helpers.js';
 
 const lab = sharedLab();
 const ref = { workDir: lab.workDir };
+const P = labPorts(lab);
 
 afterEach(async () => {
   await healLab(ref);
@@ -47,7 +48,7 @@ describe('createTopic', () => {
       ],
       configs: { 'min.insync.replicas': 2, 'retention.ms': -1 },
     });
-    const { assignment, config } = await withZk('127.0.0.1:12181', async (zk) => ({
+    const { assignment, config } = await withZk(P.zkConnect, async (zk) => ({
       assignment: await zk.getJson<{ partitions: Record<string, number[]> }>(`/brokers/topics/${topic}`),
       config: await zk.getJson<{ config: Record<string, string> }>(`/config/topics/${topic}`),
     }));
@@ -62,13 +63,20 @@ describe('createTopic', () => {
 describe('killBroker / startBroker (seed 002)', () => {
   it('killing the only replica of an RF=1 partition leaves it offline (leader -1) until the broker returns', async () => {
     const topic = uniqueTopic('rf1');
-    await createTopic(ref, { name: topic, replicaAssignment: [[4]], configs: { 'min.insync.replicas': 1 } });
+    // Not the controller: see versions.test.ts for what Kafka 1.0 does when the controller dies with it.
+    const controller = await getControllerId(ref);
+    const victim = [4, 3, 2, 1].find((id) => id !== controller)!;
+    await createTopic(ref, {
+      name: topic,
+      replicaAssignment: [[victim]],
+      configs: { 'min.insync.replicas': 1 },
+    });
     await produceOnePerBatch(lab.workDir, topic, 3);
     expect(await getHighWatermark(ref, topic, 0)).toBe(3);
 
-    const pid = await killBroker(ref, 4);
+    const pid = await killBroker(ref, victim);
     expect(pid).toEqual(expect.any(Number));
-    expect(labStatus(ref).brokers[3]?.running).toBe(false);
+    expect(labStatus(ref).brokers[victim - 1]?.running).toBe(false);
     const offline = await waitFor(
       async () => {
         const st = await getPartitionState(ref, topic, 0);
@@ -77,23 +85,24 @@ describe('killBroker / startBroker (seed 002)', () => {
       { timeoutMs: 30_000, intervalMs: 200, what: `${topic}/0 to lose its leader` },
     );
     expect(offline.leader).toBe(-1);
-    expect(offline.isr).toEqual([4]); // the dead broker stays the last ISR member: no failover possible
-    expect(await getBrokerRegistration(ref, 4)).toBeNull();
+    expect(offline.isr).toEqual([victim]); // the dead broker stays the last ISR member: no failover possible
+    expect(await getBrokerRegistration(ref, victim)).toBeNull();
     // The brokers' metadata agrees: LEADER_NOT_AVAILABLE (5) for the partition.
     await waitFor(
-      async () => (await brokerMetadata(19092, [topic])).topics[0]?.partitions[0]?.errorCode === 5 || null,
+      async () =>
+        (await brokerMetadata(P.kafka(1), [topic])).topics[0]?.partitions[0]?.errorCode === 5 || null,
       { timeoutMs: 15_000, what: 'broker 1 to report LEADER_NOT_AVAILABLE' },
     );
 
-    await startBroker(ref, 4);
+    await startBroker(ref, victim);
     const back = await waitFor(
       async () => {
         const st = await getPartitionState(ref, topic, 0);
-        return st && st.leader === 4 ? st : null;
+        return st && st.leader === victim ? st : null;
       },
-      { timeoutMs: 30_000, what: `${topic}/0 to get broker 4 back as leader` },
+      { timeoutMs: 30_000, what: `${topic}/0 to get broker ${victim} back as leader` },
     );
-    expect(back.isr).toEqual([4]);
+    expect(back.isr).toEqual([victim]);
     expect(await getHighWatermark(ref, topic, 0)).toBe(3);
     await deleteTopic(ref, topic);
   });
@@ -178,11 +187,11 @@ describe('restartBrokerWithAdvertisedListener (seed 001)', () => {
     const id = 3;
     const controllerBefore = await getControllerId(ref);
     const target = await restartBrokerWithAdvertisedListener(ref, id);
-    expect(target).toBe('PLAINTEXT://127.0.0.1:20094');
+    expect(target).toBe(`PLAINTEXT://127.0.0.1:${P.unreachable(3)}`);
 
     const reg = await getBrokerRegistration(ref, id);
-    expect(reg?.endpoints).toEqual(['PLAINTEXT://127.0.0.1:20094']);
-    expect(reg?.port).toBe(20094);
+    expect(reg?.endpoints).toEqual([target]);
+    expect(reg?.port).toBe(P.unreachable(3));
     // The broker still listens on its real port (that is how the lab reads it), but advertises the dead one.
     expect(labStatus(ref).brokers[2]).toMatchObject({ running: true, advertisedListener: target });
 
@@ -192,9 +201,9 @@ describe('restartBrokerWithAdvertisedListener (seed 001)', () => {
     const serverLog = labStatus(ref).brokers.find((b) => b.id === controller)!.serverLog;
     await waitFor(
       () =>
-        /Controller \d+'s connection to broker 127\.0\.0\.1:20094 \(id: 3 rack: null\) was unsuccessful/.test(
-          readFileSync(serverLog, 'utf8'),
-        ),
+        new RegExp(
+          `Controller \\d+'s connection to broker 127\\.0\\.0\\.1:${P.unreachable(3)} \\(id: 3 rack: null\\) was unsuccessful`,
+        ).test(readFileSync(serverLog, 'utf8')),
       {
         timeoutMs: 30_000,
         intervalMs: 250,
@@ -204,53 +213,55 @@ describe('restartBrokerWithAdvertisedListener (seed 001)', () => {
     // Other brokers' metadata hands clients the unreachable endpoint.
     await waitFor(
       async () => {
-        const md = await brokerMetadata(19092, null);
-        return md.brokers.find((b) => b.id === 3)?.port === 20094 || null;
+        const md = await brokerMetadata(P.kafka(1), null);
+        return md.brokers.find((b) => b.id === 3)?.port === P.unreachable(3) || null;
       },
-      { timeoutMs: 15_000, what: 'broker 1 to advertise broker 3 at port 20094' },
+      { timeoutMs: 15_000, what: 'broker 1 to advertise broker 3 at the unreachable port' },
     );
 
     await restoreAdvertisedListener(ref, id);
-    expect((await getBrokerRegistration(ref, id))?.endpoints).toEqual(['PLAINTEXT://127.0.0.1:19094']);
+    expect((await getBrokerRegistration(ref, id))?.endpoints).toEqual([
+      `PLAINTEXT://127.0.0.1:${P.kafka(3)}`,
+    ]);
   });
 
   it('refuses a non-loopback advertised address', async () => {
     await expect(
       restartBrokerWithAdvertisedListener(ref, 2, 'PLAINTEXT://10.255.255.1:9092'),
     ).rejects.toThrow(/only ever uses loopback/);
-    expect((await getBrokerRegistration(ref, 2))?.endpoints).toEqual(['PLAINTEXT://127.0.0.1:19093']);
+    expect((await getBrokerRegistration(ref, 2))?.endpoints).toEqual([`PLAINTEXT://127.0.0.1:${P.kafka(2)}`]);
   });
 });
 
 describe('stopZookeeper / startZookeeper', () => {
   it('stops one ensemble member (quorum stays), then brings it back into the quorum', async () => {
     await stopZookeeper(ref, 3);
-    expect(await zkMode(12183)).toBeNull();
+    expect(await zkMode(P.zk(3))).toBeNull();
     expect(labStatus(ref).zookeeper[2]?.running).toBe(false);
-    const modes = await Promise.all([zkMode(12181), zkMode(12182)]);
+    const modes = await Promise.all([zkMode(P.zk(1)), zkMode(P.zk(2))]);
     expect(modes.sort()).toEqual(['follower', 'leader']);
     // Still serving: 2 of 3.
     expect(
       await withZk(
-        '127.0.0.1:12181,127.0.0.1:12182',
+        `127.0.0.1:${P.zk(1)},127.0.0.1:${P.zk(2)}`,
         async (zk) => (await zk.children('/brokers/ids'))?.length,
       ),
     ).toBe(4);
 
     await startZookeeper(ref, 3);
-    expect(await zkMode(12183)).toMatch(/^(leader|follower)$/);
+    expect(await zkMode(P.zk(3))).toMatch(/^(leader|follower)$/);
   });
 
   it('losing 2 of 3 members loses the quorum; starting them restores it', async () => {
     await stopZookeeper(ref, 1);
     await stopZookeeper(ref, 2, { kill: true });
-    await waitFor(async () => (await zkMode(12183)) === null, {
+    await waitFor(async () => (await zkMode(P.zk(3))) === null, {
       timeoutMs: 15_000,
       what: 'ZooKeeper 3 to stop serving',
     });
     await startZookeeper(ref, 1);
     await startZookeeper(ref, 2);
-    const modes = await Promise.all([zkMode(12181), zkMode(12182), zkMode(12183)]);
+    const modes = await Promise.all([zkMode(P.zk(1)), zkMode(P.zk(2)), zkMode(P.zk(3))]);
     expect(modes.filter((m) => m === 'leader')).toHaveLength(1);
   });
 });

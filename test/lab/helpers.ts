@@ -64,3 +64,24 @@ export async function produceOnePerBatch(
     await producer.disconnect();
   }
 }
+
+/** Ports of the shared lab (the defaults 12181.../19092.../16379 unless the run shifted them). */
+export function labPorts(lab: ProvidedLab = sharedLab()) {
+  const b = lab.options.basePorts;
+  return {
+    /** ZooKeeper client port of node n (1-based). */
+    zk: (n: number) => b.zookeeper + n - 1,
+    /** Broker `id`'s listener. */
+    kafka: (id: number) => b.kafka + id - 1,
+    /** Where the unreachable-listener fault makes broker `id` advertise itself. */
+    unreachable: (id: number) => b.kafka + id - 1 + 1000,
+    redis: b.redis,
+    /** "127.0.0.1:<zk1>,127.0.0.1:<zk2>,127.0.0.1:<zk3>" */
+    zkConnect: Array.from(
+      { length: lab.options.zookeeperNodes },
+      (_, i) => `127.0.0.1:${b.zookeeper + i}`,
+    ).join(','),
+    /** How far this run shifted the default ports. */
+    offset: b.kafka - 19092,
+  };
+}

@@ -20,10 +20,11 @@ import {
   withZk,
   zkMode,
 } from '../../src/lab/index.js';
-import { sharedLab } from './helpers.js';
+import { labPorts, sharedLab } from './helpers.js';
 
 const lab = sharedLab();
 const ref = { workDir: lab.workDir };
+const P = labPorts(lab);
 
 afterEach(async () => {
   await healLab(ref);
@@ -31,7 +32,7 @@ afterEach(async () => {
 
 describe('the shared lab', () => {
   it('is provided to test files by global setup (inject and env)', () => {
-    expect(lab.workDir).toMatch(/\.lab\/test$/);
+    expect(lab.workDir).toMatch(/\.lab\//);
     expect(lab.options.brokers).toBe(4);
     expect(existsSync(lab.inventory)).toBe(true);
     expect(process.env['FABRIC_OPSBOT_TEST_LAB_DIR']).toBe(lab.workDir);
@@ -40,7 +41,7 @@ describe('the shared lab', () => {
 
   it('has a ZooKeeper ensemble of 3 with one leader, 4lw whitelisted', async () => {
     const st = labStatus(ref);
-    expect(st.zookeeper.map((z) => z.port)).toEqual([12181, 12182, 12183]);
+    expect(st.zookeeper.map((z) => z.port)).toEqual([P.zk(1), P.zk(2), P.zk(3)]);
     const modes = await Promise.all(st.zookeeper.map((z) => zkMode(z.port)));
     expect(modes.filter((m) => m === 'leader')).toHaveLength(1);
     expect(modes.filter((m) => m === 'follower')).toHaveLength(2);
@@ -48,22 +49,14 @@ describe('the shared lab', () => {
 
   it('has 4 brokers registered in ZooKeeper, each answering metadata with the whole cluster', async () => {
     const st = labStatus(ref);
-    expect(st.brokers.map((b) => [b.id, b.port])).toEqual([
-      [1, 19092],
-      [2, 19093],
-      [3, 19094],
-      [4, 19095],
-    ]);
-    const ids = await withZk('127.0.0.1:12181', async (zk) => (await zk.children('/brokers/ids')) ?? []);
+    expect(st.brokers.map((b) => [b.id, b.port])).toEqual([1, 2, 3, 4].map((id) => [id, P.kafka(id)]));
+    const ids = await withZk(P.zkConnect, async (zk) => (await zk.children('/brokers/ids')) ?? []);
     expect(ids.map(Number).sort()).toEqual([1, 2, 3, 4]);
     for (const b of st.brokers) {
       const md = await brokerMetadata(b.port, null);
-      expect(md.brokers.map((x) => `${x.id}@${x.host}:${x.port}`).sort()).toEqual([
-        '1@127.0.0.1:19092',
-        '2@127.0.0.1:19093',
-        '3@127.0.0.1:19094',
-        '4@127.0.0.1:19095',
-      ]);
+      expect(md.brokers.map((x) => `${x.id}@${x.host}:${x.port}`).sort()).toEqual(
+        [1, 2, 3, 4].map((id) => `${id}@127.0.0.1:${P.kafka(id)}`),
+      );
       expect([1, 2, 3, 4]).toContain(md.controllerId);
       expect(existsSync(b.serverLog)).toBe(true);
       expect(existsSync(b.logDir)).toBe(true);
@@ -72,7 +65,7 @@ describe('the shared lab', () => {
 
   it('has the channel topics as Fabric creates them: 1 partition, RF 3, min ISR 2, no unclean election, keep forever', async () => {
     for (const ch of ['testchainid', 'pubchain']) {
-      const { topic, config } = await withZk('127.0.0.1:12181', async (zk) => ({
+      const { topic, config } = await withZk(P.zkConnect, async (zk) => ({
         topic: await zk.getJson<{ partitions: Record<string, number[]> }>(`/brokers/topics/${ch}`),
         config: await zk.getJson<{ config: Record<string, string> }>(`/config/topics/${ch}`),
       }));
@@ -86,7 +79,7 @@ describe('the shared lab', () => {
       const state = await getPartitionState(ref, ch, 0);
       expect(state?.leader).toBeGreaterThan(0);
       expect([...(state?.isr ?? [])].sort()).toEqual([...(topic?.partitions['0'] ?? [])].sort());
-      const md = await brokerMetadata(19092, [ch]);
+      const md = await brokerMetadata(P.kafka(1), [ch]);
       expect(md.topics[0]?.errorCode).toBe(0);
       expect(md.topics[0]?.partitions[0]?.leader).toBe(state?.leader);
     }
@@ -99,7 +92,7 @@ describe('the shared lab', () => {
     );
     for (const line of [
       'broker.id=1',
-      'listeners=PLAINTEXT://127.0.0.1:19092',
+      `listeners=PLAINTEXT://127.0.0.1:${P.kafka(1)}`,
       'unclean.leader.election.enable=false',
       'min.insync.replicas=2',
       'default.replication.factor=3',
@@ -119,21 +112,16 @@ describe('the shared lab', () => {
     const inv = inventorySchema.parse(raw);
     expect(inv.defaultCluster).toBe('lab');
     const c = inv.clusters['lab']!;
-    expect(c.kafka.brokers).toEqual([
-      '127.0.0.1:19092',
-      '127.0.0.1:19093',
-      '127.0.0.1:19094',
-      '127.0.0.1:19095',
-    ]);
+    expect(c.kafka.brokers).toEqual([1, 2, 3, 4].map((id) => `127.0.0.1:${P.kafka(id)}`));
     expect(c.kafka.brokerIds).toEqual([1, 2, 3, 4]);
     expect(c.kafka.version).toBe(lab.kafkaVersion);
-    expect(c.zookeeper.connect).toBe('127.0.0.1:12181,127.0.0.1:12182,127.0.0.1:12183');
+    expect(c.zookeeper.connect).toBe(P.zkConnect);
     expect(c.orderers).toEqual([]);
-    expect(inv.redis.url).toBe('redis://127.0.0.1:16379');
+    expect(inv.redis.url).toBe(`redis://127.0.0.1:${P.redis}`);
   });
 
-  it('has Redis on 16379 with AOF and noeviction', async () => {
-    const redis = new Redis(16379, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  it('has Redis (16379) with AOF and noeviction', async () => {
+    const redis = new Redis(P.redis, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
     await redis.connect();
     try {
       expect(await redis.ping()).toBe('PONG');
@@ -159,7 +147,7 @@ describe('the shared lab', () => {
         logDir: expect.any(String),
       });
     }
-    expect(st.redis).toMatchObject({ port: 16379, pid: expect.any(Number) });
+    expect(st.redis).toMatchObject({ port: P.redis, pid: expect.any(Number) });
   });
 
   it('labUp again changes nothing and is quick', async () => {
@@ -186,8 +174,8 @@ describe('the shared lab', () => {
     expect(st.running).toBe(true);
     expect(st.zookeeper[2]!.pid).not.toBe(zkPid);
     expect(st.brokers[1]!.pid).not.toBe(brokerPid);
-    expect(await zkMode(12183)).toMatch(/leader|follower/);
-    const md = await brokerMetadata(19093, null);
+    expect(await zkMode(P.zk(3))).toMatch(/leader|follower/);
+    const md = await brokerMetadata(P.kafka(2), null);
     expect(md.brokers).toHaveLength(4);
     await sleep(0);
   });
