@@ -6,17 +6,11 @@
  */
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import {
-  auditLogFor,
-  isStreamId,
-  type AuditLog,
-  type AuditRecord,
-  type VerifyResult,
-} from '../src/audit/index.js';
+import type { AuditLog, AuditRecord, VerifyResult } from '../src/audit/index.js';
+import { isStreamId } from '../src/audit/chain.js';
 import { globalOptions, type CliContext } from '../src/cli/context.js';
 import { configPath, loadInventory, type Inventory } from '../src/config/index.js';
 import { UsageError } from '../src/errors/index.js';
-import { RedisUnavailableError, closeRedis, connectRedis } from '../src/redis.js';
 
 export const EXIT_BROKEN = 2;
 export const EXIT_NO_REDIS = 3;
@@ -39,6 +33,11 @@ async function withAudit(
 ): Promise<void> {
   const file = configPath(globalOptions(cmd).config, ctx.io.env, ctx.io.cwd);
   const inventory = loadInventory(file);
+  // ioredis is loaded only by the commands that use it.
+  const [{ auditLogFor }, { RedisUnavailableError, closeRedis, connectRedis }] = await Promise.all([
+    import('../src/audit/index.js'),
+    import('../src/redis.js'),
+  ]);
   let redis;
   try {
     redis = await connectRedis(inventory.redis, {

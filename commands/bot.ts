@@ -3,9 +3,6 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { globalOptions, type CliContext } from '../src/cli/context.js';
 import { configPath, loadInventory } from '../src/config/index.js';
 import { UsageError } from '../src/errors/index.js';
-import { createProducer } from '../src/queue/index.js';
-import { createRedis, redisAddress } from '../src/redis.js';
-import { createSlackBot, resolveSlackMode } from '../src/slack/app.js';
 
 function port(value: string): number {
   if (!/^\d{1,5}$/.test(value) || Number(value) > 65535)
@@ -37,6 +34,13 @@ export function register(program: Command, ctx: CliContext): void {
     .action(
       async (opts: { http?: boolean; socket?: boolean; port?: number; host?: string }, cmd: Command) => {
         if (opts.http && opts.socket) throw new UsageError('--http and --socket exclude each other');
+        // Bolt, BullMQ and ioredis are loaded only by the commands that use them.
+        const [{ createProducer }, { createRedis, redisAddress }, { createSlackBot, resolveSlackMode }] =
+          await Promise.all([
+            import('../src/queue/index.js'),
+            import('../src/redis.js'),
+            import('../src/slack/app.js'),
+          ]);
         const inventory = loadInventory(configPath(globalOptions(cmd).config, ctx.io.env, ctx.io.cwd));
         const mode = resolveSlackMode(inventory, opts.http ? 'http' : opts.socket ? 'socket' : undefined);
         // Fail-fast connection, connecting in the background: with Redis down the bot still answers

@@ -1,10 +1,13 @@
 /** `diagnose [--channel C]` and `status <channel>`. */
 import type { Command } from 'commander';
 import { loadSelected, globalOptions, useColor, type CliContext } from '../src/cli/context.js';
-import { diagnose } from '../src/ops/diagnose.js';
-import { renderText } from '../src/render/text.js';
 
 async function run(cmd: Command, ctx: CliContext, channel: string | undefined): Promise<void> {
+  // Loaded here, not at start-up: every command pays only for what it uses.
+  const [{ diagnose }, { renderText }] = await Promise.all([
+    import('../src/ops/diagnose.js'),
+    import('../src/render/text.js'),
+  ]);
   const { inventory, cluster } = loadSelected(cmd, ctx.io);
   const result = await diagnose({
     inventory,

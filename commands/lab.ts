@@ -1,24 +1,11 @@
 /** `lab up | down | status | fault ...`: the local real cluster on 127.0.0.1, and faults to inject into it. */
 import { InvalidArgumentError, type Command } from 'commander';
 import { globalOptions, type CliContext } from '../src/cli/context.js';
-import {
-  createTopic,
-  DEFAULT_BASE_PORTS,
-  DEFAULT_KAFKA_VERSION,
-  defaultWorkDir,
-  healLab,
-  killBroker,
-  labDown,
-  labStatus,
-  labUp,
-  restartBrokerWithAdvertisedListener,
-  restoreAdvertisedListener,
-  startBroker,
-  startZookeeper,
-  stopZookeeper,
-  truncatePartition,
-  type LabStatus,
-} from '../src/lab/index.js';
+import type { LabStatus } from '../src/lab/index.js';
+import { DEFAULT_BASE_PORTS, DEFAULT_KAFKA_VERSION, defaultWorkDir } from '../src/lab/options.js';
+
+/** The lab library (and kafkajs behind it) is loaded only when a lab command runs. */
+const labLib = () => import('../src/lab/index.js');
 
 function wholeNumber(what: string) {
   return (value: string): number => {
@@ -103,7 +90,9 @@ export function register(program: Command, ctx: CliContext): void {
         cmd: Command,
       ) => {
         const offset = opts.portOffset;
-        const status = await labUp({
+        const status = await (
+          await labLib()
+        ).labUp({
           workDir: workDir(cmd),
           kafkaVersion: opts.kafkaVersion,
           zookeeperNodes: opts.zookeeperNodes,
@@ -127,14 +116,16 @@ export function register(program: Command, ctx: CliContext): void {
     .description('stop every process of the lab (and with --purge delete its data)')
     .option('--purge', 'also delete the work folder (the jar cache is kept)')
     .action(async (opts: { purge?: boolean }, cmd: Command) => {
-      await labDown({ workDir: workDir(cmd), purge: opts.purge === true, log: progress(cmd) });
+      await (
+        await labLib()
+      ).labDown({ workDir: workDir(cmd), purge: opts.purge === true, log: progress(cmd) });
     });
 
   lab
     .command('status')
     .description('what runs, on which ports, with which pids')
-    .action((_opts: unknown, cmd: Command) => {
-      const status = labStatus({ workDir: workDir(cmd) });
+    .action(async (_opts: unknown, cmd: Command) => {
+      const status = (await labLib()).labStatus({ workDir: workDir(cmd) });
       out(cmd, status);
       ctx.exitCode = status.running ? 0 : 1;
     });
@@ -147,34 +138,40 @@ export function register(program: Command, ctx: CliContext): void {
     .command('kill-broker')
     .description('SIGKILL a broker (seed 002 when it alone holds a partition)')
     .argument('<id>', 'broker id', wholeNumber('broker id'))
-    .action(async (id: number, _o: unknown, cmd: Command) => void (await killBroker(ref(cmd), id)));
+    .action(
+      async (id: number, _o: unknown, cmd: Command) => void (await (await labLib()).killBroker(ref(cmd), id)),
+    );
   fault
     .command('start-broker')
     .description('start a stopped broker again and wait until it registers')
     .argument('<id>', 'broker id', wholeNumber('broker id'))
-    .action(async (id: number, _o: unknown, cmd: Command) => startBroker(ref(cmd), id));
+    .action(async (id: number, _o: unknown, cmd: Command) => (await labLib()).startBroker(ref(cmd), id));
   fault
     .command('unreachable-listener')
     .description('restart a broker advertising a loopback address nothing listens on (seed 001)')
     .argument('<id>', 'broker id', wholeNumber('broker id'))
     .action(async (id: number, _o: unknown, cmd: Command) => {
-      ctx.io.err(`broker ${id} now advertises ${await restartBrokerWithAdvertisedListener(ref(cmd), id)}\n`);
+      ctx.io.err(
+        `broker ${id} now advertises ${await (await labLib()).restartBrokerWithAdvertisedListener(ref(cmd), id)}\n`,
+      );
     });
   fault
     .command('restore-listener')
     .description('restart a broker with its real advertised address')
     .argument('<id>', 'broker id', wholeNumber('broker id'))
-    .action(async (id: number, _o: unknown, cmd: Command) => restoreAdvertisedListener(ref(cmd), id));
+    .action(async (id: number, _o: unknown, cmd: Command) =>
+      (await labLib()).restoreAdvertisedListener(ref(cmd), id),
+    );
   fault
     .command('stop-zookeeper')
     .description('stop one ZooKeeper ensemble member')
     .argument('<n>', 'member number (1..)', wholeNumber('member number'))
-    .action(async (n: number, _o: unknown, cmd: Command) => stopZookeeper(ref(cmd), n));
+    .action(async (n: number, _o: unknown, cmd: Command) => (await labLib()).stopZookeeper(ref(cmd), n));
   fault
     .command('start-zookeeper')
     .description('start a stopped ZooKeeper member again')
     .argument('<n>', 'member number (1..)', wholeNumber('member number'))
-    .action(async (n: number, _o: unknown, cmd: Command) => startZookeeper(ref(cmd), n));
+    .action(async (n: number, _o: unknown, cmd: Command) => (await labLib()).startZookeeper(ref(cmd), n));
   fault
     .command('truncate')
     .description('an unflushed crash: the partition loses its tail back to OFFSET (seed 000)')
@@ -182,7 +179,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<partition>', 'partition', wholeNumber('partition'))
     .argument('<offset>', 'new log end offset', wholeNumber('offset'))
     .action(async (topic: string, partition: number, offset: number, _o: unknown, cmd: Command) => {
-      const r = await truncatePartition(ref(cmd), topic, partition, offset);
+      const r = await (await labLib()).truncatePartition(ref(cmd), topic, partition, offset);
       ctx.io.err(`${topic}/${partition} cut back to offset ${r.offset}\n`);
     });
   fault
@@ -201,11 +198,13 @@ export function register(program: Command, ctx: CliContext): void {
         opts: { assignment: number[][]; config?: Record<string, string> },
         cmd: Command,
       ) => {
-        await createTopic(ref(cmd), { name, replicaAssignment: opts.assignment, configs: opts.config ?? {} });
+        await (
+          await labLib()
+        ).createTopic(ref(cmd), { name, replicaAssignment: opts.assignment, configs: opts.config ?? {} });
       },
     );
   fault
     .command('heal')
     .description('undo every fault: all brokers and ZooKeeper members running with their real addresses')
-    .action(async (_o: unknown, cmd: Command) => healLab(ref(cmd)));
+    .action(async (_o: unknown, cmd: Command) => (await labLib()).healLab(ref(cmd)));
 }

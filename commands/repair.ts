@@ -1,9 +1,7 @@
 /** `repair plan <kind> [args]`: the exact steps, preconditions and expected result of a repair. Changes nothing. */
 import type { Command } from 'commander';
 import { globalOptions, loadSelected, type CliContext } from '../src/cli/context.js';
-import { planRepair } from '../src/ops/repair-plan.js';
 import { REPAIR_KINDS } from '../src/repairs/registry.js';
-import { renderPlan } from '../src/render/plan.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const repair = program
@@ -22,6 +20,10 @@ export function register(program: Command, ctx: CliContext): void {
       `\nKinds:\n${kinds}\n\nExit codes: 0 the plan may run, 2 refused (see "refusal"), 3 could not check, 64 usage error.`,
     )
     .action(async (kind: string, args: string[], _opts: unknown, cmd: Command) => {
+      const [{ planRepair }, { renderPlan }] = await Promise.all([
+        import('../src/ops/repair-plan.js'),
+        import('../src/render/plan.js'),
+      ]);
       const { inventory, cluster } = loadSelected(cmd, ctx.io);
       const plan = await planRepair({ inventory, cluster, env: ctx.io.env, kind, args });
       ctx.io.out(globalOptions(cmd).json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));

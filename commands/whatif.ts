@@ -1,8 +1,6 @@
 /** `whatif stop-broker <id>`: what stopping that broker would do, before anyone does it. */
 import { InvalidArgumentError, type Command } from 'commander';
 import { globalOptions, loadSelected, useColor, type CliContext } from '../src/cli/context.js';
-import { whatIfStopBrokerOnCluster } from '../src/ops/whatif.js';
-import { renderWhatIf } from '../src/render/text.js';
 
 function brokerId(value: string): number {
   if (!/^\d+$/.test(value))
@@ -25,6 +23,10 @@ export function register(program: Command, ctx: CliContext): void {
       '\nExit codes: 0 safe, 1 leaders move, 2 partitions go offline or under min ISR, 3 could not check.',
     )
     .action(async (id: number, _opts: unknown, cmd: Command) => {
+      const [{ whatIfStopBrokerOnCluster }, { renderWhatIf }] = await Promise.all([
+        import('../src/ops/whatif.js'),
+        import('../src/render/text.js'),
+      ]);
       const { inventory, cluster } = loadSelected(cmd, ctx.io);
       const result = await whatIfStopBrokerOnCluster({ inventory, cluster, env: ctx.io.env, brokerId: id });
       if (globalOptions(cmd).json) ctx.io.out(`${JSON.stringify(result.whatif, null, 2)}\n`);

@@ -2,9 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { globalOptions, type CliContext } from '../src/cli/context.js';
 import { configPath, loadInventory } from '../src/config/index.js';
-import { JOB_KINDS, QUEUES, type JobKind, type QueueName } from '../src/queue/index.js';
-import { redisAddress } from '../src/redis.js';
-import { startWorkers } from '../workers/index.js';
+import { JOB_KINDS, QUEUES, type JobKind, type QueueName } from '../src/queue/jobs.js';
 import { waitForSignal } from './bot.js';
 
 function positive(value: string): number {
@@ -54,6 +52,10 @@ export function register(program: Command, ctx: CliContext): void {
                 number
               >)
             : undefined;
+        const [{ startWorkers }, { redisAddress }] = await Promise.all([
+          import('../workers/index.js'),
+          import('../src/redis.js'),
+        ]);
         const running = await startWorkers({
           inventory,
           env: ctx.io.env,

@@ -67,6 +67,8 @@ function probesByBroker(probes: readonly EndpointProbe[]): Map<number, EndpointP
 export function brokerReachabilityChecks(snapshot: ClusterSnapshot, ctx: CheckContext = {}): Finding[] {
   const ix = indexSnapshot(snapshot, ctx);
   const findings: Finding[] = [];
+  // This check is about what this tool itself cannot reach; failures seen from inside containers are the
+  // container checks' (src/checks/containers.ts). Successful probes from anywhere are kept as context.
   const byBroker = probesByBroker(snapshot.reachability);
   // A broker that is not registered is reported as such; its address being dead is a consequence.
   const relevant = (id: number): boolean => ix.registered === null || ix.registered.has(id);
@@ -74,7 +76,7 @@ export function brokerReachabilityChecks(snapshot: ClusterSnapshot, ctx: CheckCo
 
   const reported = new Set<number>();
   for (const [id, probes] of [...byBroker].sort(([a], [b]) => a - b)) {
-    const failed = probes.filter((p) => !p.ok);
+    const failed = probes.filter((p) => !p.ok && p.from === 'opsbot');
     if (failed.length === 0 || !relevant(id)) continue;
     reported.add(id);
     findings.push(

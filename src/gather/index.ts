@@ -10,11 +10,20 @@ import { gatherKafka, wireOptionsFor } from './kafka.js';
 import { probeBrokerEndpoints } from './reachability.js';
 import { gatherZookeeper } from './zookeeper.js';
 
-/** A further source (orderers, containers): fills its part of the snapshot and returns its status. */
-export type ExtraGatherer = (
+/**
+ * A further source (orderers, containers): fills its part of the snapshot and records its own status in
+ * `snapshot.sources`. Marked `afterZookeeper` when it needs ZooKeeper's view (e.g. the brokers' advertised
+ * endpoints to probe from inside containers); the others start at once.
+ */
+export type ExtraGatherer = ((
   ctx: { clusterName: string; config: ClusterConfig; channel?: string },
   snapshot: ClusterSnapshot,
-) => Promise<void>;
+) => Promise<void>) & { afterZookeeper?: boolean };
+
+/** Mark a gatherer to start once ZooKeeper has been read. */
+export function afterZookeeper(g: ExtraGatherer): ExtraGatherer {
+  return Object.assign((...args: Parameters<ExtraGatherer>) => g(...args), { afterZookeeper: true });
+}
 
 export interface GatherOptions {
   /** Scope to one Fabric channel (its topic and its orderers). */
@@ -55,16 +64,17 @@ export async function gatherSnapshot(
     logs: [],
   };
 
-  const extras = (opts.extraGatherers ?? []).map((g) =>
-    g({ clusterName, config, ...(opts.channel !== undefined ? { channel: opts.channel } : {}) }, snapshot).catch(
-      () => undefined, // an extra gatherer records its own failure in snapshot.sources
-    ),
-  );
+  const ctx = { clusterName, config, ...(opts.channel !== undefined ? { channel: opts.channel } : {}) };
+  // An extra gatherer records its own failure in snapshot.sources; a throw is not allowed to stop the rest.
+  const start = (g: ExtraGatherer) => g(ctx, snapshot).catch(() => undefined);
+  const extraGatherers = opts.extraGatherers ?? [];
+  const extras = extraGatherers.filter((g) => !g.afterZookeeper).map(start);
 
   const zk = await gatherZookeeper(config.zookeeper, scopeTopics ? { topics: scopeTopics } : {});
   snapshot.zookeeper = zk.view;
   snapshot.zookeeperMembers = zk.members;
   snapshot.sources.zookeeper = zk.status;
+  for (const g of extraGatherers) if (g.afterZookeeper) extras.push(start(g));
 
   const registrations = zk.view?.brokers;
   let kafkaStatus: SourceStatus;
@@ -80,7 +90,7 @@ export async function gatherSnapshot(
       probeBrokerEndpoints(registrations ?? [], config.kafka.connectTimeoutMs),
     ]);
     snapshot.kafka = kafka.view;
-    snapshot.reachability = probes;
+    for (const p of probes) snapshot.reachability.push(p);
     kafkaStatus = kafka.status;
   } catch (err) {
     kafkaStatus = { ok: false, error: describeError(err) };

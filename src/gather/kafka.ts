@@ -57,7 +57,10 @@ function splitAddress(address: string): { host: string; port: number } {
 }
 
 /** Wire options for a cluster: client id, timeouts, TLS; SASL PLAIN with the password from the environment. */
-export function wireOptionsFor(kafka: ClusterConfig['kafka'], secretsByEnv: Record<string, string>): WireOptions {
+export function wireOptionsFor(
+  kafka: ClusterConfig['kafka'],
+  secretsByEnv: Record<string, string>,
+): WireOptions {
   const opts: WireOptions = {
     clientId: kafka.clientId,
     connectTimeoutMs: kafka.connectTimeoutMs,
@@ -75,10 +78,13 @@ export function wireOptionsFor(kafka: ClusterConfig['kafka'], secretsByEnv: Reco
   }
   if (kafka.sasl) {
     if (kafka.sasl.mechanism !== 'plain') {
-      throw new Error(`kafka.sasl.mechanism ${kafka.sasl.mechanism}: only "plain" is supported for diagnostics yet`);
+      throw new Error(
+        `kafka.sasl.mechanism ${kafka.sasl.mechanism}: only "plain" is supported for diagnostics yet`,
+      );
     }
     const password = secretsByEnv[kafka.sasl.passwordEnv];
-    if (password === undefined) throw new Error(`kafka.sasl.passwordEnv: environment variable ${kafka.sasl.passwordEnv} is not set`);
+    if (password === undefined)
+      throw new Error(`kafka.sasl.passwordEnv: environment variable ${kafka.sasl.passwordEnv} is not set`);
     opts.sasl = { mechanism: 'plain', username: kafka.sasl.username, password };
   }
   return opts;
@@ -242,7 +248,9 @@ export async function gatherKafka(bootstrap: string[], input: KafkaGatherInput):
           const res = await conn.send(describeConfigsRequest([{ type: RESOURCE_BROKER, name: String(id) }]));
           const r = res.resources[0];
           if (!r || r.errorCode !== 0) {
-            notChecked.push(`broker ${id} configs: ${r ? (r.errorMessage ?? kafkaErrorName(r.errorCode)) : 'empty answer'}`);
+            notChecked.push(
+              `broker ${id} configs: ${r ? (r.errorMessage ?? kafkaErrorName(r.errorCode)) : 'empty answer'}`,
+            );
             return;
           }
           brokerConfigs[String(id)] = Object.fromEntries(
@@ -279,14 +287,21 @@ export async function gatherKafka(bootstrap: string[], input: KafkaGatherInput):
     }
 
     const view: KafkaView = {
-      views: views.sort((a, b) => (a.brokerId ?? 1e9) - (b.brokerId ?? 1e9) || a.address.localeCompare(b.address)),
-      offsets: [...offsets.values()].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition),
+      views: views.sort(
+        (a, b) => (a.brokerId ?? 1e9) - (b.brokerId ?? 1e9) || a.address.localeCompare(b.address),
+      ),
+      offsets: [...offsets.values()].sort(
+        (a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition,
+      ),
       brokerConfigs,
       topicConfigs,
       apiVersions,
     };
     const failed = views.filter((v) => !v.ok);
-    for (const f of failed) notChecked.push(`metadata from ${f.brokerId !== null ? `broker ${f.brokerId} at ` : ''}${f.address}: ${f.error}`);
+    for (const f of failed)
+      notChecked.push(
+        `metadata from ${f.brokerId !== null ? `broker ${f.brokerId} at ` : ''}${f.address}: ${f.error}`,
+      );
     const status: SourceStatus = { ok: true, ms: Date.now() - started };
     if (notChecked.length) status.notChecked = notChecked;
     return { view, status };

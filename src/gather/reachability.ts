@@ -5,7 +5,11 @@
 import { connect } from 'node:net';
 import type { BrokerRegistration, EndpointProbe } from '../model/index.js';
 
-export function probeTcp(host: string, port: number, timeoutMs: number): Promise<{ ok: boolean; ms: number; error?: string }> {
+export function probeTcp(
+  host: string,
+  port: number,
+  timeoutMs: number,
+): Promise<{ ok: boolean; ms: number; error?: string }> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const socket = connect({ host, port });
@@ -38,11 +42,28 @@ export async function probeBrokerEndpoints(
       const hp = parseEndpoint(endpoint);
       if (!hp) {
         jobs.push(
-          Promise.resolve({ brokerId: b.id, endpoint, host: '', port: 0, from: 'opsbot', ok: false, ms: 0, error: 'endpoint does not parse' }),
+          Promise.resolve({
+            brokerId: b.id,
+            endpoint,
+            host: '',
+            port: 0,
+            from: 'opsbot',
+            ok: false,
+            ms: 0,
+            error: 'endpoint does not parse',
+          }),
         );
         continue;
       }
-      jobs.push(probeTcp(hp.host, hp.port, timeoutMs).then((r) => ({ brokerId: b.id, endpoint, ...hp, from: 'opsbot', ...r })));
+      jobs.push(
+        probeTcp(hp.host, hp.port, timeoutMs).then((r) => ({
+          brokerId: b.id,
+          endpoint,
+          ...hp,
+          from: 'opsbot',
+          ...r,
+        })),
+      );
     }
   }
   return Promise.all(jobs);

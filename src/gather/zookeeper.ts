@@ -44,7 +44,8 @@ function parseJson(path: string, data: Buffer | null, malformed: ZkView['malform
 }
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
-const intArray = (v: unknown): number[] | null => (Array.isArray(v) && v.every(isInt) ? (v as number[]) : null);
+const intArray = (v: unknown): number[] | null =>
+  Array.isArray(v) && v.every(isInt) ? (v as number[]) : null;
 
 export function parseBrokerRegistration(id: number, json: Json): BrokerRegistration | string {
   const endpoints = Array.isArray(json.endpoints) ? json.endpoints.filter((e) => typeof e === 'string') : [];
@@ -81,21 +82,27 @@ export async function gatherZookeeper(
     });
   } catch (err) {
     const members = await membersP;
-    return { view: null, members, status: { ok: false, ms: Date.now() - started, error: describeError(err) } };
+    return {
+      view: null,
+      members,
+      status: { ok: false, ms: Date.now() - started, error: describeError(err) },
+    };
   }
   try {
     const malformed: ZkView['malformed'] = [];
-    const [members, ids, controllerNode, epochNode, topicNames, reassignNode, brokerConfigIds] = await Promise.all([
-      membersP,
-      session.getChildren('/brokers/ids'),
-      session.getData('/controller'),
-      session.getData('/controller_epoch'),
-      opts.topics ? Promise.resolve(opts.topics) : session.getChildren('/brokers/topics'),
-      session.getData('/admin/reassign_partitions'),
-      session.getChildren('/config/brokers'),
-    ]);
+    const [members, ids, controllerNode, epochNode, topicNames, reassignNode, brokerConfigIds] =
+      await Promise.all([
+        membersP,
+        session.getChildren('/brokers/ids'),
+        session.getData('/controller'),
+        session.getData('/controller_epoch'),
+        opts.topics ? Promise.resolve(opts.topics) : session.getChildren('/brokers/topics'),
+        session.getData('/admin/reassign_partitions'),
+        session.getChildren('/config/brokers'),
+      ]);
     const notChecked: string[] = [];
-    if (ids === null) notChecked.push('/brokers/ids does not exist: is this the right ZooKeeper (and chroot) for Kafka?');
+    if (ids === null)
+      notChecked.push('/brokers/ids does not exist: is this the right ZooKeeper (and chroot) for Kafka?');
 
     const brokerIds = (ids ?? []).filter((s) => /^\d+$/.test(s)).map(Number);
     const topics = [...(topicNames ?? [])].sort();
@@ -206,7 +213,11 @@ export async function gatherZookeeper(
       const list = Array.isArray(json?.partitions) ? (json.partitions as Json[]) : [];
       reassignment = list
         .filter((p) => typeof p.topic === 'string' && isInt(p.partition) && intArray(p.replicas))
-        .map((p) => ({ topic: p.topic as string, partition: p.partition as number, replicas: p.replicas as number[] }));
+        .map((p) => ({
+          topic: p.topic as string,
+          partition: p.partition as number,
+          replicas: p.replicas as number[],
+        }));
     }
 
     for (const m of malformed) notChecked.push(`${m.path}: ${m.error}`);
@@ -226,7 +237,11 @@ export async function gatherZookeeper(
     return { view, members, status };
   } catch (err) {
     const members = await membersP;
-    return { view: null, members, status: { ok: false, ms: Date.now() - started, error: describeError(err) } };
+    return {
+      view: null,
+      members,
+      status: { ok: false, ms: Date.now() - started, error: describeError(err) },
+    };
   } finally {
     session.close();
   }

@@ -18,7 +18,7 @@ export async function planRepair(input: {
   if (scope.channel !== undefined) checkChannel(input.cluster, scope.channel);
   const snapshot = await gatherSnapshot(input.cluster.name, input.cluster.config, {
     secrets: readSecrets(input.inventory, input.env),
-    extraGatherers: defaultExtraGatherers(),
+    extraGatherers: defaultExtraGatherers(input.cluster.config),
     ...scope,
   });
   return kind.plan(snapshot, input.cluster.name, input.cluster.config, args);

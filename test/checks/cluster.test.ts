@@ -233,3 +233,12 @@ describe('BROKER_UNREACHABLE (seed 001)', () => {
     expect(f.evidence['ok']).toEqual([{ from: 'kafka2', endpoint: `PLAINTEXT://${address(1)}`, ms: 1 }]);
   });
 });
+
+describe('BROKER_UNREACHABLE from inside containers', () => {
+  it('is left to the container checks: no opsbot finding when only a container fails to connect', () => {
+    const s = snap((s) => {
+      s.reachability.push({ ...s.reachability[0]!, from: 'orderer1', ok: false, error: 'ECONNREFUSED' });
+    });
+    expect(brokerReachabilityChecks(s)).toEqual([]);
+  });
+});
