@@ -59,6 +59,7 @@ fi
 command -v mvn >/dev/null 2>&1 || { echo "fetch-kafka: mvn not found (run scripts/install-deps.sh)" >&2; exit 69; }
 mkdir -p "$cache/jars"
 tmp="$(mktemp -d "$cache/jars/.tmp-$name-XXXXXX")"
+chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 
 echo "fetch-kafka: Kafka $version (Scala $scala) from Maven Central into $out" >&2
