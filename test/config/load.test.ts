@@ -52,7 +52,9 @@ describe('inventory', () => {
 
   it('names the key and the problem', () => {
     const bad = minimal.replace('"127.0.0.1:19093"', '"127.0.0.1"');
-    expect(issuesOf(bad)).toEqual([{ key: 'clusters.lab.kafka.brokers[1]', message: expect.stringMatching(/host:port/) }]);
+    expect(issuesOf(bad)).toEqual([
+      { key: 'clusters.lab.kafka.brokers[1]', message: expect.stringMatching(/host:port/) },
+    ]);
   });
 
   it('reports unknown keys (typos) instead of ignoring them', () => {
@@ -63,7 +65,10 @@ describe('inventory', () => {
 
   it('says what is missing', () => {
     const bad = minimal.replace(/    zookeeper:\n.*\n/, '');
-    expect(issuesOf(bad)).toContainEqual({ key: 'clusters.lab.zookeeper', message: expect.stringMatching(/required/) });
+    expect(issuesOf(bad)).toContainEqual({
+      key: 'clusters.lab.zookeeper',
+      message: expect.stringMatching(/required/),
+    });
   });
 
   it('rejects a defaultCluster that names no cluster', () => {
@@ -91,7 +96,10 @@ describe('inventory', () => {
 
   it('reads secrets from the environment by the names the file gives', () => {
     const inv = parseInventory(
-      minimal.replace('      brokers:', '      sasl: { mechanism: plain, username: ops, passwordEnv: LAB_KAFKA_PW }\n      brokers:'),
+      minimal.replace(
+        '      brokers:',
+        '      sasl: { mechanism: plain, username: ops, passwordEnv: LAB_KAFKA_PW }\n      brokers:',
+      ),
     );
     const s = readSecrets(inv, { LAB_KAFKA_PW: 'pw', SLACK_BOT_TOKEN: 'xoxb-1', UNRELATED: 'x' });
     expect(s.byEnv).toEqual({ LAB_KAFKA_PW: 'pw' });
@@ -99,7 +107,9 @@ describe('inventory', () => {
   });
 
   it('gives a line number for broken YAML', () => {
-    expect(() => parseInventory('clusters:\n  lab: [unclosed\n', 'x.yaml')).toThrow(/x\.yaml: not valid YAML at line \d/);
+    expect(() => parseInventory('clusters:\n  lab: [unclosed\n', 'x.yaml')).toThrow(
+      /x\.yaml: not valid YAML at line \d/,
+    );
   });
 
   it('explains a missing file and how to point at another', () => {
@@ -109,7 +119,10 @@ describe('inventory', () => {
   it('selects clusters by name and refuses unknown ones', () => {
     const dir = mkdtempSync(join(tmpdir(), 'opsbot-cfg-'));
     const file = join(dir, 'inv.yaml');
-    writeFileSync(file, `${minimal}\n  prod:\n    kafka: { brokers: ["k1:9092"] }\n    zookeeper: { connect: "z1:2181" }\n`);
+    writeFileSync(
+      file,
+      `${minimal}\n  prod:\n    kafka: { brokers: ["k1:9092"] }\n    zookeeper: { connect: "z1:2181" }\n`,
+    );
     const inv = loadInventory(file);
     expect(selectCluster(inv, 'prod').config.kafka.brokers).toEqual(['k1:9092']);
     expect(() => selectCluster(inv, 'staging')).toThrow(NotFoundError);
@@ -120,5 +133,19 @@ describe('inventory', () => {
     expect(configPath('a.yaml', { FABRIC_OPSBOT_CONFIG: 'b.yaml' }, '/w')).toBe('/w/a.yaml');
     expect(configPath(undefined, { FABRIC_OPSBOT_CONFIG: 'b.yaml' }, '/w')).toBe('/w/b.yaml');
     expect(configPath(undefined, {}, '/w')).toBe('/w/fabric-opsbot.yaml');
+  });
+});
+
+describe('the documented example inventory', () => {
+  it('is valid and uses every section', async () => {
+    const { fileURLToPath } = await import('node:url');
+    const file = fileURLToPath(new URL('../../fabric-opsbot.example.yaml', import.meta.url));
+    const inv = loadInventory(file);
+    const prod = selectCluster(inv, undefined).config;
+    expect(prod.kafka.brokerIds).toEqual([0, 1, 2, 3]);
+    expect(prod.orderers.map((o) => o.name)).toEqual(['orderer0.example.com', 'orderer1.example.com']);
+    expect(Object.keys(prod.docker?.endpoints ?? {})).toEqual(['host1', 'host2']);
+    expect(inv.slack?.users).toMatchObject({ U012ALICE: 'approver' });
+    expect(inv.redis.passwordEnv).toBe('REDIS_PASSWORD');
   });
 });
