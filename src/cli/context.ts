@@ -2,7 +2,13 @@
  * What a CLI command needs from the outside world, passed in so that commands can be run in-process by tests.
  */
 import type { Command } from 'commander';
-import { configPath, loadInventory, selectCluster, type Inventory, type SelectedCluster } from '../config/index.js';
+import {
+  configPath,
+  loadInventory,
+  selectCluster,
+  type Inventory,
+  type SelectedCluster,
+} from '../config/index.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -29,7 +35,10 @@ export function globalOptions(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals<GlobalOptions>();
 }
 
-export function loadSelected(cmd: Command, io: CliIo): { inventory: Inventory; file: string; cluster: SelectedCluster } {
+export function loadSelected(
+  cmd: Command,
+  io: CliIo,
+): { inventory: Inventory; file: string; cluster: SelectedCluster } {
   const g = globalOptions(cmd);
   const file = configPath(g.config, io.env, io.cwd);
   const inventory = loadInventory(file);

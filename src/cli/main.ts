@@ -20,7 +20,7 @@ export function buildProgram(ctx: CliContext): Command {
   const program = new Command('fabric-opsbot')
     .description("Diagnose and repair Hyperledger Fabric's Kafka/ZooKeeper ordering service")
     .option('--config <path>', 'inventory file (else $FABRIC_OPSBOT_CONFIG, else ./fabric-opsbot.yaml)')
-    .option('--cluster <name>', "cluster of the inventory (else its defaultCluster)")
+    .option('--cluster <name>', 'cluster of the inventory (else its defaultCluster)')
     .option('--json', 'machine output on stdout, nothing else on stdout')
     .showSuggestionAfterError(false)
     .exitOverride()
@@ -73,7 +73,11 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     return ctx.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') {
+      if (
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.help' ||
+        err.code === 'commander.version'
+      ) {
         return 0;
       }
       io.err(`fabric-opsbot: ${err.message.replace(/^error: /, '')} (see --help)\n`);

@@ -5,7 +5,9 @@ import { listOffsetsRequest, metadataRequest, LATEST } from '../../src/kafka/req
 describe('Kafka wire codec', () => {
   it('encodes a Metadata v1 request for all topics as a null array', () => {
     expect(metadataRequest(null).body.toString('hex')).toBe('ffffffff');
-    expect(metadataRequest(['pubchain']).body.toString('hex')).toBe('000000010008' + Buffer.from('pubchain').toString('hex'));
+    expect(metadataRequest(['pubchain']).body.toString('hex')).toBe(
+      '000000010008' + Buffer.from('pubchain').toString('hex'),
+    );
   });
 
   it('groups ListOffsets partitions by topic', () => {
@@ -21,7 +23,13 @@ describe('Kafka wire codec', () => {
     expect(r.int32()).toBe(-1);
     const topics = r.array((t) => ({ name: t.string(), parts: t.array((p) => [p.int32(), p.int64()]) }));
     expect(topics).toEqual([
-      { name: 'a', parts: [[0, -1n], [1, -1n]] },
+      {
+        name: 'a',
+        parts: [
+          [0, -1n],
+          [1, -1n],
+        ],
+      },
       { name: 'b', parts: [[0, -1n]] },
     ]);
   });
@@ -36,13 +44,24 @@ describe('Kafka wire codec', () => {
           .string(t)
           .int8(0)
           .array([0], (pw, p) =>
-            pw.int16(5).int32(p).int32(-1).array([2], (x, n) => x.int32(n)).array([], (x, n: number) => x.int32(n)),
+            pw
+              .int16(5)
+              .int32(p)
+              .int32(-1)
+              .array([2], (x, n) => x.int32(n))
+              .array([], (x, n: number) => x.int32(n)),
           ),
       )
       .toBuffer();
     const md = metadataRequest(null).decode(new Reader(body));
     expect(md.controllerId).toBe(1);
-    expect(md.topics[0]?.partitions[0]).toEqual({ errorCode: 5, partition: 0, leader: -1, replicas: [2], isr: [] });
+    expect(md.topics[0]?.partitions[0]).toEqual({
+      errorCode: 5,
+      partition: 0,
+      leader: -1,
+      replicas: [2],
+      isr: [],
+    });
   });
 
   it('refuses a truncated answer with a clear error', () => {
