@@ -72,3 +72,4 @@ export {
   type TruncationPlan,
 } from './kafka-log.js';
 export { acquireFileLock, type LabState, type BrokerState, type ZkNodeState } from './state.js';
+export { kafkaToolCommand, runKafkaTool, toolClass, type KafkaTool } from './tools.js';

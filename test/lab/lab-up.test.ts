@@ -15,6 +15,7 @@ import {
   labStatus,
   labUp,
   loadLabState,
+  runKafkaTool,
   sleep,
   waitFor,
   withZk,
@@ -148,6 +149,27 @@ describe('the shared lab', () => {
       });
     }
     expect(st.redis).toMatchObject({ port: P.redis, pid: expect.any(Number) });
+  });
+
+  it('has Kafka’s own tools on the class path (TopicCommand, GetOffsetShell)', async () => {
+    const old = lab.kafkaVersion.startsWith('0.') || lab.kafkaVersion.startsWith('1.');
+    const describe = await runKafkaTool(ref, 'TopicCommand', [
+      ...(old ? ['--zookeeper', P.zkConnect] : ['--bootstrap-server', `127.0.0.1:${P.kafka(1)}`]),
+      '--describe',
+      '--topic',
+      'pubchain',
+    ]);
+    expect(describe).toMatch(/Topic:\s*pubchain/);
+    expect(describe).toMatch(/ReplicationFactor:\s*3/);
+    const offsets = await runKafkaTool(ref, 'GetOffsetShell', [
+      old ? '--broker-list' : '--bootstrap-server',
+      `127.0.0.1:${P.kafka(1)}`,
+      '--topic',
+      'pubchain',
+      '--time',
+      '-1',
+    ]);
+    expect(offsets.trim()).toMatch(/^pubchain:0:\d+$/);
   });
 
   it('labUp again changes nothing and is quick', async () => {
