@@ -171,6 +171,8 @@ export interface RecordedCall {
   args: Record<string, unknown>;
   /** Bearer token, for Web API calls. */
   token?: string;
+  /** What the recorder answered (Web API calls): e.g. the `ts` of a posted message. */
+  result?: Record<string, unknown>;
   at: number;
 }
 
@@ -222,6 +224,19 @@ function parseArgs(contentType: string | undefined, body: string): Record<string
     }
   }
   return args;
+}
+
+/** One line per call, for failure messages. */
+export function describeCall(c: RecordedCall): string {
+  const a = c.args;
+  const where = [
+    a['channel'],
+    a['thread_ts'] ? `thread ${String(a['thread_ts'])}` : '',
+    a['ts'] ? `ts ${String(a['ts'])}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  return `  ${c.method} ${c.path} ${where}: ${String(a['text'] ?? '').slice(0, 160)}`;
 }
 
 export async function startSlackRecorder(): Promise<SlackRecorder> {
@@ -278,6 +293,7 @@ export async function startSlackRecorder(): Promise<SlackRecorder> {
           path: url.pathname,
           args,
           ...(token !== undefined ? { token } : {}),
+          result: out,
           at: Date.now(),
         });
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -326,7 +342,7 @@ export async function startSlackRecorder(): Promise<SlackRecorder> {
           waiters.splice(waiters.indexOf(w), 1);
           reject(
             new Error(
-              `no matching Slack call within ${timeoutMs} ms; recorded: ${calls.map((c) => c.method).join(', ') || 'none'}`,
+              `no matching Slack call within ${timeoutMs} ms; recorded:\n${calls.map(describeCall).join('\n') || 'none'}`,
             ),
           );
         }, timeoutMs);
