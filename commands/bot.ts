@@ -35,14 +35,18 @@ export function register(program: Command, ctx: CliContext): void {
       async (opts: { http?: boolean; socket?: boolean; port?: number; host?: string }, cmd: Command) => {
         if (opts.http && opts.socket) throw new UsageError('--http and --socket exclude each other');
         // Bolt, BullMQ and ioredis are loaded only by the commands that use them.
-        const [{ createProducer }, { createRedis, redisAddress }, { createSlackBot, resolveSlackMode }] =
-          await Promise.all([
-            import('../src/queue/index.js'),
-            import('../src/redis.js'),
-            import('../src/slack/app.js'),
-          ]);
+        const [
+          { createProducer },
+          { createRedis, redisAddress },
+          { createSlackBot, resolveSlackMode, slackCredentials },
+        ] = await Promise.all([
+          import('../src/queue/index.js'),
+          import('../src/redis.js'),
+          import('../src/slack/app.js'),
+        ]);
         const inventory = loadInventory(configPath(globalOptions(cmd).config, ctx.io.env, ctx.io.cwd));
         const mode = resolveSlackMode(inventory, opts.http ? 'http' : opts.socket ? 'socket' : undefined);
+        slackCredentials(inventory, ctx.io.env, mode); // missing tokens: say so before anything else
         // Fail-fast connection, connecting in the background: with Redis down the bot still answers
         // ("nothing was queued: cannot reach Redis at ...") and heals when Redis is back.
         const connection = createRedis(inventory.redis, {

@@ -7,6 +7,7 @@
  * and the abandoned gather ends by its own per-request timeouts (kafka/zookeeper connect/request timeouts).
  */
 import type { Redis } from 'ioredis';
+import type { AuditLog } from '../src/audit/index.js';
 import type { Inventory, SelectedCluster } from '../src/config/index.js';
 import { NotFoundError, OpsError } from '../src/errors/index.js';
 import type { RepairPlan } from '../src/model/index.js';
@@ -55,6 +56,10 @@ export class PlanNotAvailableError extends OpsError {
 export const PLANNABLE_KINDS = ['pad-channel'] as const;
 
 export function defaultOperations(redis: Redis, inventory: Inventory): Operations {
+  // One audit log per process: it keeps the chain head between appends.
+  let auditLog: Promise<AuditLog> | undefined;
+  const audit = () =>
+    (auditLog ??= import('../src/audit/index.js').then((m) => m.auditLogFor(redis, inventory)));
   return {
     async diagnose({ inventory, cluster, env, channel }) {
       const { diagnose } = await import('../src/ops/diagnose.js');
@@ -65,8 +70,7 @@ export function defaultOperations(redis: Redis, inventory: Inventory): Operation
       return whatIfStopBrokerOnCluster({ inventory, cluster, env, brokerId });
     },
     async auditTail(n) {
-      const { auditLogFor } = await import('../src/audit/index.js');
-      return auditLogFor(redis, inventory).tail(n);
+      return (await audit()).tail(n);
     },
     async planRepair(ctx) {
       if (ctx.kind !== 'pad-channel') throw new PlanNotAvailableError(ctx.kind, PLANNABLE_KINDS);
@@ -93,8 +97,7 @@ export function defaultOperations(redis: Redis, inventory: Inventory): Operation
       });
     },
     async audit(entry) {
-      const { auditLogFor } = await import('../src/audit/index.js');
-      await auditLogFor(redis, inventory).append(entry);
+      await (await audit()).append(entry);
     },
   };
 }

@@ -209,3 +209,25 @@ describe('repair plans', () => {
     );
   });
 });
+
+describe('audit', () => {
+  it('posts the newest audit entries from the real audit log', async () => {
+    const { auditLogFor } = await import('../../src/audit/index.js');
+    const log = auditLogFor(h.redis.client(), h.inventory);
+    await log.append({
+      who: USERS.approver,
+      what: 'approve',
+      cluster: 'lab',
+      where: 'slack:COPS',
+      jobId: 'rq-1',
+    });
+    await fabric('audit 5');
+    const post = await h.recorder.waitFor(
+      (c) => c.method === 'chat.postMessage' && c.args['channel'] === 'COPS',
+    );
+    const text = textOf(post);
+    expect(text).toContain('Audit log');
+    expect(text).toContain(USERS.approver);
+    expect(text).toContain('approve');
+  });
+});
