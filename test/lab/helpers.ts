@@ -2,10 +2,13 @@
  * Helpers for tests that use the shared lab brought up by test/global-setup.ts.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { inject } from 'vitest';
 import type { ProvidedLab } from '../global-setup.js';
-import { loadLabState } from '../../src/lab/index.js';
+import { labStatus, loadLabState } from '../../src/lab/index.js';
+import { listSegments, scanBatches } from '../../src/lab/kafka-log.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 
@@ -84,4 +87,26 @@ export function labPorts(lab: ProvidedLab = sharedLab()) {
     /** How far this run shifted the default ports. */
     offset: b.kafka - 19092,
   };
+}
+
+/**
+ * First offsets of the record batches in a broker's files for topic/partition (read from the segment files of
+ * the running broker: what it has written, flushed or not).
+ */
+export function batchOffsetsOnDisk(
+  workDir: string,
+  brokerId: number,
+  topic: string,
+  partition = 0,
+): number[] {
+  const dir = join(brokerDataDir(workDir, brokerId), `${topic}-${partition}`);
+  return listSegments(dir).flatMap((s) =>
+    scanBatches(readFileSync(s.log)).batches.map((b) => Number(b.firstOffset)),
+  );
+}
+
+function brokerDataDir(workDir: string, id: number): string {
+  const b = labStatus({ workDir }).brokers.find((x) => x.id === id);
+  if (!b) throw new Error(`no broker ${id} in the lab`);
+  return b.logDir;
 }
