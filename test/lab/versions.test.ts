@@ -2,7 +2,6 @@
  * Labs other than the shared one, each in its own work folder and ports: Fabric 1.4's Kafka 1.0.2 (with the
  * ZooKeeper 3.4 it bundles) through the same faults, and the smallest lab (1 standalone ZooKeeper, 1 broker).
  */
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   brokerMetadata,
@@ -17,7 +16,6 @@ import {
   labDown,
   labStatus,
   labUp,
-  repoRoot,
   restartBrokerWithAdvertisedListener,
   sleep,
   startBroker,
@@ -44,7 +42,7 @@ function shifted(delta: number) {
 }
 
 describe.skipIf(shared.kafkaVersion === '1.0.2')('Kafka 1.0.2 (Fabric 1.4) on this JDK', () => {
-  const workDir = join(repoRoot(), '.lab', 'test-1.0.2');
+  const workDir = `${shared.workDir}-1.0.2`; // beside the shared lab: each test run has its own
   const ref = { workDir };
   // Far from the shared lab's ports (and shifted like them when the run uses a port offset).
   const basePorts = shifted(30_000);
@@ -151,7 +149,7 @@ describe.skipIf(shared.kafkaVersion === '1.0.2')('Kafka 1.0.2 (Fabric 1.4) on th
 });
 
 describe('the smallest lab: 1 standalone ZooKeeper, 1 broker, no Redis', () => {
-  const workDir = join(repoRoot(), '.lab', 'test-small');
+  const workDir = `${shared.workDir}-small`;
   const basePorts = shifted(35_000);
 
   afterAll(async () => {
