@@ -22,7 +22,7 @@ import {
   type JobResult,
   type Requester,
 } from '../src/queue/index.js';
-import type { Approvals } from '../src/slack/approvals.js';
+import type { Approvals, ProposeResult } from '../src/slack/approvals.js';
 import {
   auditBlocks,
   changesBlocks,
@@ -237,15 +237,23 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
           const posted = await tell(r, `:construction: ${err.message}: no plan was made.`);
           return { ...base, posted, note: 'plan kind not available' };
         }
-        const proposal = deps.approvals.propose
-          ? await deps.approvals.propose({ plan, requester: r, jobId: job.id ?? '' })
-          : { requestId: `rq-${(job.id ?? '').replace(/^(cmd|act)-/, '').slice(0, 24)}` };
+        // A plan that refuses to run is posted as is: not proposed, no buttons.
+        const proposal: ProposeResult =
+          plan.refusal !== null
+            ? { refused: plan.refusal }
+            : deps.approvals.propose
+              ? await deps.approvals.propose({ plan, requester: r, jobId: job.id ?? '' })
+              : { requestId: `rq-${(job.id ?? '').replace(/^(cmd|act)-/, '').slice(0, 24)}` };
+        const note = !deps.approvals.propose
+          ? 'Approvals are not wired in this build: the plan cannot be approved yet.'
+          : 'refused' in proposal && plan.refusal === null
+            ? `Cannot be approved: ${proposal.refused}`
+            : undefined;
         const msg = planBlocks(plan, {
-          requestId: proposal.requestId,
+          requestId: 'requestId' in proposal ? proposal.requestId : '-',
           requestedBy: r.userId,
-          ...(deps.approvals.propose
-            ? {}
-            : { note: 'Approvals are not wired in this build: the plan cannot be approved yet.' }),
+          buttons: 'requestId' in proposal,
+          ...(note !== undefined ? { note } : {}),
         });
         const posted = await deliver(r, msg);
         return { ...base, posted, ...(plan.refusal !== null ? { note: `refused: ${plan.refusal}` } : {}) };

@@ -7,6 +7,7 @@
  * The buttons have already checked the approver role when these are called; the implementation must still
  * refuse self-approval, expired or unknown requests, and say why in `message` (shown to the user as is).
  */
+import type { Approvals as ApprovalStore } from '../approvals/index.js';
 import type { RepairPlan } from '../model/index.js';
 import type { Requester } from '../queue/jobs.js';
 
@@ -23,9 +24,14 @@ export interface ProposeInput {
   jobId: string;
 }
 
+export type ProposeResult = { requestId: string } | { refused: string };
+
 export interface Approvals {
-  /** Record a proposed plan; returns the request id put on the Approve/Deny buttons. */
-  propose?(input: ProposeInput): Promise<{ requestId: string }>;
+  /**
+   * Record a proposed plan; returns the request id put on the Approve/Deny buttons, or why it cannot be
+   * approved at all (the plan is then posted without buttons, with that reason).
+   */
+  propose?(input: ProposeInput): Promise<ProposeResult>;
   approve(requestId: string, user: string): Promise<ApprovalOutcome>;
   deny(requestId: string, user: string, reason: string): Promise<ApprovalOutcome>;
 }
@@ -44,3 +50,41 @@ export const approvalsNotWired: Approvals = {
     };
   },
 };
+
+/**
+ * The Slack side of src/approvals' Approvals (the approval store: Redis, audit, TTLs, two approvers for
+ * dangerous kinds). `slackApprovals(approvalsFor(inventory, redis, auditLog, enqueue))`.
+ */
+export function slackApprovals(store: Pick<ApprovalStore, 'requestRepair' | 'approve' | 'deny'>): Approvals {
+  return {
+    async propose({ plan, requester }) {
+      const r = await store.requestRepair({
+        plan,
+        requester: requester.userId,
+        cluster: plan.cluster,
+        where: `slack:${requester.channelId}`,
+      });
+      return r.ok ? { requestId: r.id } : { refused: r.message };
+    },
+    async approve(requestId, user) {
+      const r = await store.approve(requestId, user, 'slack');
+      if (!r.ok) return { ok: false, message: r.message };
+      if (r.status === 'recorded') {
+        return {
+          ok: true,
+          message: `approval ${r.approvals} of ${r.needed} recorded: another approver is needed`,
+        };
+      }
+      return r.enqueued
+        ? { ok: true, message: 'approved: the repair is queued and will re-check every precondition first' }
+        : {
+            ok: true,
+            message: `approved, but the repair could not be queued (${r.enqueueError ?? 'no executor'})`,
+          };
+    },
+    async deny(requestId, user, reason) {
+      const r = await store.deny(requestId, user, reason, 'slack');
+      return r.ok ? { ok: true, message: `request ${requestId} denied` } : { ok: false, message: r.message };
+    },
+  };
+}

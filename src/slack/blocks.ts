@@ -582,7 +582,7 @@ export interface PlanBlocksOptions {
   requestedBy?: string;
   /** Approve/Deny buttons (off when the plan is refused or nobody can approve). Default: when not refused. */
   buttons?: boolean;
-  /** Why there are no buttons, when `buttons` is false and the plan is not refused. */
+  /** A line under the plan (e.g. why it cannot be approved). */
   note?: string;
 }
 
@@ -668,9 +668,8 @@ export function planBlocks(plan: RepairPlan, opts: PlanBlocksOptions): SlackMess
         },
       ],
     });
-  } else if (opts.note) {
-    b.push(context(esc(opts.note)));
   }
+  if (opts.note) b.push(context(esc(opts.note)));
   const verdictText =
     plan.refusal !== null ? `refused: ${plan.refusal}` : `${plan.steps.length} step(s), awaiting approval`;
   return {
