@@ -3,7 +3,13 @@
  * (testable without Bolt). They never touch a cluster: they check the text, the role, the cluster and channel
  * names against the inventory, queue a job and say what was queued — well inside Slack's 3 s.
  */
-import { clusterChannels, type ClusterConfig, type Inventory } from '../config/index.js';
+import {
+  clusterChannels,
+  selectCluster,
+  type ClusterConfig,
+  type Inventory,
+  type SelectedCluster,
+} from '../config/index.js';
 import { describeError, OpsError } from '../errors/index.js';
 import type { Logger } from '../log.js';
 import {
@@ -57,20 +63,14 @@ export interface CommandOutcome {
 
 const ephemeral = (text: string): Reply => ({ response_type: 'ephemeral', text });
 
-/** The cluster a request names (or the inventory's default), or a helpful refusal. */
-function pickCluster(
-  inventory: Inventory,
-  name: string | undefined,
-): { name: string; config: ClusterConfig } | { error: string } {
-  const names = Object.keys(inventory.clusters);
-  const chosen = name ?? inventory.defaultCluster ?? (names.length === 1 ? names[0] : undefined);
-  if (chosen === undefined) {
-    return { error: `several clusters (${names.join(', ')}) and no default: add \`--cluster NAME\`` };
+/** The cluster a request names (or the inventory's default), or the CLI's own refusal with a hint. */
+function pickCluster(inventory: Inventory, name: string | undefined): SelectedCluster | { error: string } {
+  try {
+    return selectCluster(inventory, name);
+  } catch (err) {
+    if (err instanceof OpsError) return { error: `${describeError(err)}. Use \`--cluster NAME\`.` };
+    throw err;
   }
-  const config = inventory.clusters[chosen];
-  if (!config)
-    return { error: `unknown cluster \`${chosen}\` (known: ${names.join(', ')}). Use \`--cluster NAME\`.` };
-  return { name: chosen, config };
 }
 
 /** Channels allowed to run commands against a cluster: the cluster's list, else the global one, else any. */

@@ -3,22 +3,21 @@
  * viewer: status, diagnose, brokers, whatif, audit. operator: + request repairs. approver: + approve them.
  * Every command and every button press is checked here, in the bot (and the job carries the role it was granted).
  */
+import { hasRole, inventoryRoles, type EffectiveRole } from '../approvals/index.js';
 import type { Inventory, Role } from '../config/index.js';
 
-export type EffectiveRole = Role | 'none';
+export type { EffectiveRole };
 export type Permission = 'view' | 'request-repair' | 'approve';
 
-const RANK: Record<EffectiveRole, number> = { none: 0, viewer: 1, operator: 2, approver: 3 };
 const NEEDS: Record<Permission, Role> = { view: 'viewer', 'request-repair': 'operator', approve: 'approver' };
 
+/** The same lookup the approval store uses (src/approvals inventoryRoles). */
 export function roleOf(inventory: Pick<Inventory, 'slack'>, userId: string): EffectiveRole {
-  const slack = inventory.slack;
-  if (!slack) return 'none';
-  return slack.users[userId] ?? slack.defaultRole;
+  return inventoryRoles(inventory)(userId);
 }
 
 export function allows(role: EffectiveRole, permission: Permission): boolean {
-  return RANK[role] >= RANK[NEEDS[permission]];
+  return hasRole(role, NEEDS[permission]);
 }
 
 export function roleNeeded(permission: Permission): Role {

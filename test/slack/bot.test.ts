@@ -86,7 +86,10 @@ describe('/fabric: helpful errors, nothing queued', () => {
     ['stauts pubchain', /unknown subcommand `stauts` \(did you mean `status`\?\)/],
     ['status', /which channel\? usage: `\/fabric status <channel>`/],
     ['status nochain', /unknown channel `nochain` for cluster lab \(known: pubchain, testchainid\)/],
-    ['status pubchain --cluster nosuch', /unknown cluster `nosuch` \(known: lab, prod\)/],
+    [
+      'status pubchain --cluster nosuch',
+      /unknown cluster "nosuch" \(have: lab, prod\)\. Use `--cluster NAME`/,
+    ],
     ['status pubchain --cluster prod', /unknown channel `pubchain` for cluster prod \(known: mychannel\)/],
     ['whatif stop-broker three', /broker id must be a whole number/],
     ['diagnose --verbose', /unknown option `--verbose`/],
