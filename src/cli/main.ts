@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { register as registerAudit } from '../../commands/audit.js';
 import { register as registerBot } from '../../commands/bot.js';
+import { register as registerDemo } from '../../commands/demo.js';
 import { register as registerDiagnose } from '../../commands/diagnose.js';
 import { register as registerLab } from '../../commands/lab.js';
 import { register as registerRepair } from '../../commands/repair.js';
@@ -36,6 +37,7 @@ export function buildProgram(ctx: CliContext): Command {
     registerBot,
     registerWorker,
     registerLab,
+    registerDemo,
   ]) {
     register(program, ctx);
   }

@@ -72,7 +72,16 @@ function sourcesOf(f: Finding): SourceName[] {
 /** Could this report have seen `f` if it were still there? */
 export function reportCovers(report: Report, f: Finding): boolean {
   const scope = report.scope.channel;
-  if (scope !== undefined && f.subject.topic !== scope && f.subject.channel !== scope) return false;
+  if (scope !== undefined) {
+    const { topic, channel, broker } = f.subject;
+    if (topic !== undefined || channel !== undefined) {
+      if (topic !== scope && channel !== scope) return false;
+    } else if (broker !== undefined && !report.brokers.some((b) => b.id === broker)) {
+      // A scoped report lists the channel's replicas and the controller: it saw only those brokers.
+      return false;
+    }
+    // Cluster-wide findings (ZooKeeper, controller) are in every scoped report too.
+  }
   return sourcesOf(f).every((s) => report.sources[s]?.ok === true);
 }
 

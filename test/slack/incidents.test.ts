@@ -106,3 +106,37 @@ describe('incidents', () => {
     expect(posts()).toHaveLength(0);
   });
 });
+
+describe('which findings a channel-scoped report can close', () => {
+  const brokerDown: Finding = finding({
+    code: 'BROKER_NOT_REGISTERED',
+    severity: 'critical',
+    subject: { broker: 2 },
+    summary: 'Broker 2 is not registered in ZooKeeper',
+    evidence: {},
+  });
+  const scoped = (findings: Finding[], brokerIds: number[]) =>
+    report(findings, {
+      scope: { channel: 'pubchain' },
+      brokers: brokerIds.map((id) => ({
+        id,
+        host: '127.0.0.1',
+        port: 19091 + id,
+        registered: true,
+        reachable: true,
+      })),
+    });
+
+  it('closes a broker incident it opened, once the broker (one of the channel replicas it lists) is back', async () => {
+    await tracker.reconcile(scoped([brokerDown], [1, 2, 3]));
+    expect(posts()).toHaveLength(1);
+    expect(await tracker.reconcile(scoped([], [1, 2, 3]))).toMatchObject({
+      closed: [expect.stringMatching(/^BROKER_NOT_REGISTERED\|/)],
+    });
+  });
+
+  it('does not close an incident about a broker it did not look at', async () => {
+    await tracker.reconcile(report([brokerDown]));
+    expect(await tracker.reconcile(scoped([], [1, 3, 4]))).toMatchObject({ closed: [] });
+  });
+});

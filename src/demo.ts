@@ -1,0 +1,224 @@
+/**
+ * `fabric-opsbot demo`: the whole flow on this machine, without Slack. The local lab comes up; a fault like a
+ * power cut takes two of pubchain's three replicas away; a `/fabric status pubchain` signed exactly as Slack
+ * signs it goes to the real Bolt app, is queued on BullMQ in the lab's Redis, run by a real worker against
+ * the cluster, and the Block Kit report the worker posts (to a local recorder standing in for Slack's Web
+ * API) is printed here. Then the lab heals and the same command shows the incident closing.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Inventory } from './config/index.js';
+import { loadInventory } from './config/index.js';
+import { createLogger } from './log.js';
+import { blocksToText as blocksToTextSync, mrkdwnToText } from './slack/blocks-text.js';
+
+export interface DemoIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export interface DemoOptions {
+  workDir: string;
+  kafkaVersion?: string;
+  /** Stop the lab at the end (default: leave it running for more commands). */
+  down?: boolean;
+}
+
+const OPS_CHANNEL = 'C0FABRICOPS';
+const INCIDENT_CHANNEL = 'C0INCIDENTS';
+const OPERATOR = 'U0DEMOOPS';
+
+export async function runDemo(io: DemoIo, opts: DemoOptions): Promise<number> {
+  const [
+    lab,
+    { startSlackRecorder, postSlashCommand },
+    { createSlackBot },
+    { createProducer },
+    redisLib,
+    workers,
+    { blocksToText },
+  ] = await Promise.all([
+    import('./lab/index.js'),
+    import('./slack/local.js'),
+    import('./slack/app.js'),
+    import('./queue/index.js'),
+    import('./redis.js'),
+    import('../workers/index.js'),
+    import('./slack/blocks-text.js'),
+  ]);
+  const step = (s: string) => io.out(`\n== ${s}\n`);
+  const ref = { workDir: opts.workDir };
+
+  step('1. The lab: ZooKeeper x3, Kafka x4, Redis on 127.0.0.1 (real servers, official jars)');
+  const t0 = Date.now();
+  const status = await lab.labUp({
+    ...ref,
+    ...(opts.kafkaVersion ? { kafkaVersion: opts.kafkaVersion } : {}),
+    log: (l) => io.err(`   lab: ${l}\n`),
+  });
+  await lab.healLab(ref);
+  io.out(
+    `   up in ${((Date.now() - t0) / 1000).toFixed(1)} s, Kafka ${status.kafkaVersion}; inventory ${status.inventory}\n`,
+  );
+
+  const secret = randomBytes(16).toString('hex');
+  const env = { SLACK_BOT_TOKEN: 'xoxb-local-demo', SLACK_SIGNING_SECRET: secret };
+  const recorder = await startSlackRecorder();
+  const base = loadInventory(status.inventory);
+  const inventory: Inventory = {
+    ...base,
+    redis: { ...base.redis, prefix: `demo-${randomBytes(4).toString('hex')}` }, // a clean slate per run
+    slack: {
+      mode: 'http',
+      port: 0,
+      botTokenEnv: 'SLACK_BOT_TOKEN',
+      appTokenEnv: 'SLACK_APP_TOKEN',
+      signingSecretEnv: 'SLACK_SIGNING_SECRET',
+      apiUrl: recorder.apiUrl,
+      incidentChannel: INCIDENT_CHANNEL,
+      users: { [OPERATOR]: 'operator' },
+      defaultRole: 'none',
+      dangerousRepairs: [],
+    },
+  };
+  const logger = createLogger('demo', process.env.LOG_LEVEL ?? 'silent');
+  const connection = redisLib.createRedis(inventory.redis, {
+    flavour: 'request',
+    env,
+    connectionName: 'demo:bot',
+  });
+  await connection.connect();
+  const producer = createProducer({ connection, prefix: inventory.redis.prefix, ownsConnection: true });
+  const bot = createSlackBot({
+    inventory,
+    env,
+    producer,
+    mode: 'http',
+    port: 0,
+    host: '127.0.0.1',
+    apiUrl: recorder.apiUrl,
+    botId: 'BDEMO',
+    botUserId: 'UDEMO',
+    logger,
+  });
+  const started = await bot.start();
+  const running = await workers.startWorkers({ inventory, env, syncSchedules: false, logger });
+  const eventsUrl = `http://127.0.0.1:${started.port}/slack/events`;
+  io.out(
+    `   Slack app (Bolt, HTTP receiver) on ${eventsUrl}; a worker on BullMQ at ${redisLib.redisAddress(inventory.redis.url)}\n`,
+  );
+
+  const ask = async (text: string) => {
+    const sent = Date.now();
+    recorder.clear();
+    const res = await postSlashCommand(eventsUrl, secret, {
+      text,
+      user_id: OPERATOR,
+      channel_id: OPS_CHANNEL,
+      response_url: recorder.responseUrl(),
+    });
+    io.out(
+      `   /fabric ${text}  ->  HTTP ${res.status} in ${Math.round(res.ms)} ms: "${String((res.body as { text?: string }).text ?? '')}"\n`,
+    );
+    const post = await recorder.waitFor(
+      (c) => c.method === 'chat.postMessage' && c.args['channel'] === OPS_CHANNEL,
+      120_000,
+    );
+    io.out(`   report posted to ${OPS_CHANNEL} ${Date.now() - sent} ms after the command:\n\n`);
+    io.out(indent(blocksToText((post.args['blocks'] as never[]) ?? [])));
+    return sent;
+  };
+
+  try {
+    step("2. A fault: two of pubchain's three replicas go down (a power cut takes two brokers)");
+    const state = await lab.getPartitionState(ref, 'pubchain', 0);
+    if (!state) throw new Error('pubchain/0 has no state in ZooKeeper');
+    const victims = state.isr.slice(0, 2); // healthy: the ISR is every replica
+    for (const id of victims) await lab.killBroker(ref, id);
+    await lab.waitFor(async () => (await lab.getPartitionState(ref, 'pubchain', 0))?.isr.length === 1, {
+      timeoutMs: 60_000,
+      what: 'pubchain/0 ISR to shrink',
+    });
+    io.out(
+      `   killed brokers ${victims.join(' and ')} (SIGKILL); ZooKeeper now says ISR [${(await lab.getPartitionState(ref, 'pubchain', 0))?.isr.join(',')}]\n`,
+    );
+
+    step('3. An operator asks in Slack: /fabric status pubchain');
+    await ask('status pubchain');
+    const opened = await settled(() => recorder.find(toIncidents));
+    if (opened.length) {
+      io.out(
+        `\n   and, once per incident, in the incident channel ${INCIDENT_CHANNEL} (${opened.length} posts):\n\n`,
+      );
+      io.out(indent(messageText(opened[0]!.args)));
+      for (const c of opened.slice(1)) io.out(`     ...and: ${mrkdwnLine(c.args['text'])}\n`);
+    } else io.out(`\n   (nothing was posted in the incident channel ${INCIDENT_CHANNEL})\n`);
+
+    step('4. The brokers come back; the same question again');
+    await lab.healLab(ref);
+    await ask('status pubchain');
+    const closing = await settled(() => recorder.find(toIncidents));
+    for (const c of closing) io.out(`   incident channel, ${c.method}: ${mrkdwnLine(c.args['text'])}\n`);
+  } finally {
+    await lab.healLab(ref).catch(() => undefined);
+    await running.close();
+    await bot.stop();
+    await forgetRun(connection, inventory.redis.prefix).catch(() => undefined);
+    await producer.close();
+    await recorder.close();
+    if (opts.down) await lab.labDown(ref);
+  }
+  step(
+    opts.down
+      ? 'Done; the lab is stopped.'
+      : `Done. The lab keeps running: try\n   node bin/fabric-opsbot.js diagnose --config ${status.inventory}\n   node bin/fabric-opsbot.js whatif stop-broker 2 --config ${status.inventory}\n   node bin/fabric-opsbot.js lab down`,
+  );
+  return 0;
+}
+
+const toIncidents = (c: { args: Record<string, unknown> }) => c.args['channel'] === INCIDENT_CHANNEL;
+
+/** Wait until a list of calls stops growing for `quietMs` (posts arrive one by one). */
+async function settled<T>(read: () => T[], quietMs = 1500, maxMs = 15_000): Promise<T[]> {
+  const end = Date.now() + maxMs;
+  let last = -1;
+  let since = Date.now();
+  for (;;) {
+    const now = read();
+    if (now.length !== last) {
+      last = now.length;
+      since = Date.now();
+    }
+    if (Date.now() - since >= quietMs || Date.now() > end) return now;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Delete this run's keys (queues, incidents, last results) from the lab's Redis. */
+async function forgetRun(redis: import('ioredis').Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+/** A posted message as text: its blocks, else its text. */
+function messageText(args: Record<string, unknown>): string {
+  const blocks = (args['blocks'] as never[] | undefined) ?? [];
+  const fromBlocks = blocks.length ? blocksToTextSync(blocks) : '';
+  return fromBlocks.trim() ? fromBlocks : `${mrkdwnToText(String(args['text'] ?? ''))}\n`;
+}
+
+function indent(s: string): string {
+  return s
+    .split('\n')
+    .map((l) => (l ? `     ${l}` : l))
+    .join('\n');
+}
+
+function mrkdwnLine(v: unknown): string {
+  return String(v ?? '')
+    .split('\n')[0]!
+    .slice(0, 120);
+}
