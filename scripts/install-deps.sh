@@ -10,9 +10,15 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
+# A Docker-compatible engine for the container tests (shared/notes/docker-api.md): podman with runc, and
+# busybox-static for a local image (no registry here); curl pings its API socket.
+command -v podman >/dev/null 2>&1 || need+=(podman)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+[ -x /bin/busybox ] || need+=(busybox-static)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 
 if [ "${#need[@]}" -eq 0 ]; then
-  echo "install-deps: nothing to install (redis-server, redis-cli, java, mvn present)"
+  echo "install-deps: nothing to install (redis-server, redis-cli, java, mvn, podman, runc, busybox, curl present)"
   exit 0
 fi
 
