@@ -108,12 +108,14 @@ export async function gatherZookeeper(
     const topics = [...(topicNames ?? [])].sort();
 
     // Everything else depends only on the names above: issue it all at once.
-    const [brokerNodes, topicNodes, topicConfigNodes, brokerConfigNodes] = await Promise.all([
-      Promise.all(brokerIds.map((id) => session.getData(`/brokers/ids/${id}`))),
-      Promise.all(topics.map((t) => session.getData(`/brokers/topics/${t}`))),
-      Promise.all(topics.map((t) => session.getData(`/config/topics/${t}`))),
-      Promise.all((brokerConfigIds ?? []).map((b) => session.getData(`/config/brokers/${b}`))),
-    ]);
+    const [brokerNodes, topicNodes, topicConfigNodes, brokerConfigNodes] = await session.batch(() =>
+      Promise.all([
+        Promise.all(brokerIds.map((id) => session.getData(`/brokers/ids/${id}`))),
+        Promise.all(topics.map((t) => session.getData(`/brokers/topics/${t}`))),
+        Promise.all(topics.map((t) => session.getData(`/config/topics/${t}`))),
+        Promise.all((brokerConfigIds ?? []).map((b) => session.getData(`/config/brokers/${b}`))),
+      ]),
+    );
 
     const brokers: BrokerRegistration[] = [];
     brokerIds.forEach((id, i) => {
@@ -151,8 +153,10 @@ export async function gatherZookeeper(
     });
     assignments.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
 
-    const stateNodes = await Promise.all(
-      assignments.map((a) => session.getData(`/brokers/topics/${a.topic}/partitions/${a.partition}/state`)),
+    const stateNodes = await session.batch(() =>
+      Promise.all(
+        assignments.map((a) => session.getData(`/brokers/topics/${a.topic}/partitions/${a.partition}/state`)),
+      ),
     );
     const partitions: ZkPartitionState[] = assignments.map((a, i) => {
       const node = stateNodes[i];
