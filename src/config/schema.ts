@@ -169,7 +169,9 @@ const slackSchema = z
     incidentChannel: z.string().optional(),
     commandChannels: z.array(z.string()).optional(),
     /** Slack user id -> role. */
-    users: z.record(z.string().regex(/^[UW][A-Z0-9]+$/, 'a Slack user id like U012ABC'), roleName).default({}),
+    users: z
+      .record(z.string().regex(/^[UW][A-Z0-9]+$/, 'a Slack user id like U012ABC'), roleName)
+      .default({}),
     /** Role of users not listed; "none" lets them do nothing. */
     defaultRole: z.enum(['none', 'viewer', 'operator', 'approver']).default('none'),
     /** Repair kinds that need two approvers. */
@@ -180,7 +182,10 @@ const slackSchema = z
 export const inventorySchema = z
   .object({
     defaultCluster: z.string().optional(),
-    clusters: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'cluster names use A-Z a-z 0-9 _ . -'), clusterSchema),
+    clusters: z.record(
+      z.string().regex(/^[A-Za-z0-9_.-]+$/, 'cluster names use A-Z a-z 0-9 _ . -'),
+      clusterSchema,
+    ),
     redis: z
       .object({
         /** Redis URL without a password; the password comes from `passwordEnv`. */

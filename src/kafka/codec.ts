@@ -57,7 +57,9 @@ export class Reader {
   constructor(private readonly buf: Buffer) {}
   private need(n: number): void {
     if (this.pos + n > this.buf.length) {
-      throw new RangeError(`truncated Kafka response: need ${n} bytes at ${this.pos}, have ${this.buf.length}`);
+      throw new RangeError(
+        `truncated Kafka response: need ${n} bytes at ${this.pos}, have ${this.buf.length}`,
+      );
     }
   }
   int8(): number {

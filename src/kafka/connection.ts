@@ -49,7 +49,9 @@ export class BrokerConnection {
         : tcpConnect({ host, port });
       const timer = setTimeout(() => {
         s.destroy();
-        reject(new SourceError('kafka', `broker ${address}: no connection within ${opts.connectTimeoutMs} ms`));
+        reject(
+          new SourceError('kafka', `broker ${address}: no connection within ${opts.connectTimeoutMs} ms`),
+        );
       }, opts.connectTimeoutMs);
       s.once(opts.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
@@ -85,7 +87,11 @@ export class BrokerConnection {
   private roundTrip(apiKey: number, apiVersion: number, body: Buffer, timeoutMs: number): Promise<Buffer> {
     if (this.closedError) return Promise.reject(this.closedError);
     const correlationId = this.nextId++;
-    const header = new Writer().int16(apiKey).int16(apiVersion).int32(correlationId).string(this.opts.clientId);
+    const header = new Writer()
+      .int16(apiKey)
+      .int16(apiVersion)
+      .int32(correlationId)
+      .string(this.opts.clientId);
     const payload = Buffer.concat([header.toBuffer(), body]);
     const frame = Buffer.alloc(4 + payload.length);
     frame.writeInt32BE(payload.length);
@@ -93,7 +99,12 @@ export class BrokerConnection {
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(correlationId);
-        reject(new SourceError('kafka', `broker ${this.address}: no answer to API ${apiKey} within ${timeoutMs} ms`));
+        reject(
+          new SourceError(
+            'kafka',
+            `broker ${this.address}: no answer to API ${apiKey} within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       this.pending.set(correlationId, { resolve, reject, timer });
       this.socket.write(frame);
@@ -139,7 +150,10 @@ export class BrokerConnection {
     const errorCode = r.int16();
     if (errorCode !== 0) {
       const enabled = r.array((x) => x.string()).join(', ');
-      throw new SourceError('kafka', `broker ${this.address}: SASL PLAIN not enabled (broker offers: ${enabled})`);
+      throw new SourceError(
+        'kafka',
+        `broker ${this.address}: SASL PLAIN not enabled (broker offers: ${enabled})`,
+      );
     }
     const token = Buffer.from(`\0${username}\0${password}`, 'utf8');
     const frame = Buffer.alloc(4 + token.length);
@@ -156,7 +170,9 @@ export class BrokerConnection {
       };
       this.socket.once('close', () => {
         clearTimeout(timer);
-        reject(new SourceError('kafka', `broker ${this.address}: SASL authentication failed (user ${username})`));
+        reject(
+          new SourceError('kafka', `broker ${this.address}: SASL authentication failed (user ${username})`),
+        );
       });
       this.socket.write(frame);
     });

@@ -153,9 +153,7 @@ export function describeConfigsRequest(
   return {
     apiKey: API.DescribeConfigs,
     apiVersion: 0,
-    body: new Writer()
-      .array(resources, (w, res) => w.int8(res.type).string(res.name).int32(-1))
-      .toBuffer(),
+    body: new Writer().array(resources, (w, res) => w.int8(res.type).string(res.name).int32(-1)).toBuffer(),
     decode(r) {
       r.int32(); // throttle time
       return {

@@ -32,7 +32,11 @@ export type RepairStep =
       throttleBytes?: number;
       optional?: boolean;
     }
-  | { action: 'preferred-leader-election'; partitions: { topic: string; partition: number }[]; optional?: boolean }
+  | {
+      action: 'preferred-leader-election';
+      partitions: { topic: string; partition: number }[];
+      optional?: boolean;
+    }
   | { action: 'set-topic-config'; topic: string; configs: Record<string, string>; optional?: boolean }
   | { action: 'wait'; for: string; timeoutMs: number; optional?: boolean };
 

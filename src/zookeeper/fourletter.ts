@@ -42,7 +42,8 @@ export function parseSrvr(address: string, text: string): ZkMemberStatus {
   const latency = field('Latency min/avg/max')?.split('/').map(Number);
   const status: ZkMemberStatus = { address, ok: mode !== undefined };
   if (mode) {
-    status.mode = (['leader', 'follower', 'standalone', 'observer'] as const).find((m) => m === mode) ?? 'unknown';
+    status.mode =
+      (['leader', 'follower', 'standalone', 'observer'] as const).find((m) => m === mode) ?? 'unknown';
   }
   const zxid = field('Zxid');
   if (zxid) status.zxid = zxid;

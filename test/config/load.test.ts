@@ -64,7 +64,7 @@ describe('inventory', () => {
   });
 
   it('says what is missing', () => {
-    const bad = minimal.replace(/    zookeeper:\n.*\n/, '');
+    const bad = minimal.replace(/ {4}zookeeper:\n.*\n/, '');
     expect(issuesOf(bad)).toContainEqual({
       key: 'clusters.lab.zookeeper',
       message: expect.stringMatching(/required/),
