@@ -18,7 +18,9 @@ export const EXTRA_CHECKS: readonly CheckFn[] = [ordererChecks, containerChecks]
 
 /** Gatherers beyond ZooKeeper and the brokers: the orderers, and the containers when the inventory has Docker. */
 export function defaultExtraGatherers(config: ClusterConfig): ExtraGatherer[] {
-  const gatherers: ExtraGatherer[] = [ordererGatherer()];
+  // Orderers in containers are read through Docker (ledger, log); their log signatures come from the container
+  // gatherer below, so the orderer gatherer does not report them a second time.
+  const gatherers: ExtraGatherer[] = [ordererGatherer({ containerLogSignatures: !config.docker })];
   if (config.docker) {
     // Orderer containers' logs go through the orderer signature catalogue; Kafka/ZooKeeper ones through the
     // container catalogue. Probes need the brokers' advertised endpoints: start after ZooKeeper.
