@@ -41,6 +41,7 @@ export {
 export {
   DEFAULT_BASE_PORTS,
   DEFAULT_CHANNELS,
+  DEFAULT_FABRIC_VERSION,
   DEFAULT_KAFKA_VERSION,
   FABRIC_KAFKA_VERSION,
   defaultWorkDir,
@@ -73,3 +74,26 @@ export {
 } from './kafka-log.js';
 export { acquireFileLock, type LabState, type BrokerState, type ZkNodeState } from './state.js';
 export { kafkaToolCommand, runKafkaTool, toolClass, type KafkaTool } from './tools.js';
+// Fabric orderers in the lab (labUp with `orderers: N`).
+export {
+  channelTip,
+  ensureFabric,
+  fabricBinDir,
+  fabricCached,
+  fabricUnbuildableReason,
+  labIdentities,
+  labOrdererClient,
+  labOrderers,
+  networkPaths,
+  ordererPaths,
+  removeOrderers,
+  startOrderer,
+  stopOrderer,
+  submitTransactions,
+  SYSTEM_CHANNEL,
+  waitChannelReady,
+  waitOffsetPersisted,
+  type ChannelTip,
+  type LabIdentities,
+  type OrdererStatus,
+} from './fabric/index.js';

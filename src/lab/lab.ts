@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { brokerPaths, log4jProperties, replication } from './configs.js';
 import { ensureJars, jarsCached, jarsDir } from './jars.js';
 import {
+  DEFAULT_BASE_PORTS,
   ports,
   resolveLabOptions,
   resolveWorkDir,
@@ -36,6 +37,9 @@ import {
   zkRunning,
 } from './runtime.js';
 import { readState, withLabLock, writeState, type LabState } from './state.js';
+// Fabric orderers (labs started with `orderers: N`)
+import { syncOrderers, stopLabOrderers } from './fabric/control.js';
+import { ordererInventory, ordererStatuses, type OrdererStatus } from './fabric/orderers.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -61,6 +65,8 @@ export interface LabStatus {
     advertisedListener: string;
   }[];
   redis: { port: number; pid: number | null; running: boolean } | null;
+  /** Fabric orderers (empty unless the lab was started with `orderers`). */
+  orderers: OrdererStatus[];
 }
 
 export type LabUpOptions = LabOptions;
@@ -79,13 +85,24 @@ export function inventoryPath(workDir: string): string {
   return join(workDir, 'inventory.yaml');
 }
 
+function kafkaLabPorts(o: ResolvedLabOptions): Record<string, number> {
+  const {
+    orderer: _o,
+    ordererOperations: _p,
+    ordererAdmin: _a,
+    ...rest
+  } = { ...DEFAULT_BASE_PORTS, ...o.basePorts };
+  return rest;
+}
+
 function sameTopology(a: ResolvedLabOptions, b: ResolvedLabOptions): boolean {
   return (
     a.kafkaVersion === b.kafkaVersion &&
     a.scalaVersion === b.scalaVersion &&
     a.zookeeperNodes === b.zookeeperNodes &&
     a.brokers === b.brokers &&
-    JSON.stringify(a.basePorts) === JSON.stringify(b.basePorts) &&
+    // (the orderers' ports are not the Kafka lab's topology: syncOrderers restarts orderers whose ports moved)
+    JSON.stringify(kafkaLabPorts(a)) === JSON.stringify(kafkaLabPorts(b)) &&
     a.redis === b.redis
   );
 }
@@ -145,7 +162,7 @@ export function writeInventory(state: LabState): string {
           version: o.kafkaVersion,
         },
         zookeeper: { connect: zookeeperConnect(o) },
-        orderers: [],
+        orderers: ordererInventory(o),
         channels: [...o.channels],
       },
     },
@@ -296,6 +313,8 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     await ensureChannelTopics(state);
     log(`channel topics ready after ${since()}`);
     await redisUp;
+    // Fabric orderers: started (or stopped) to match `orderers`; they create the lab's channels.
+    await syncOrderers(o, log);
     writeInventory(state);
     writeState(state);
     log(`lab up in ${since()}`);
@@ -327,6 +346,8 @@ export async function labDown(opts: LabDownOptions = {}): Promise<void> {
   await withLabLock(workDir, async () => {
     const state = readState(workDir);
     const graceMs = opts.graceMs ?? (opts.purge ? 0 : 20_000);
+    // Orderers first: they are Kafka's clients.
+    await stopLabOrderers(workDir, Math.min(graceMs, 10_000));
     if (state) {
       await Promise.all(state.brokers.map((b) => stopBrokerProc(state, b.id, graceMs)));
       log('brokers stopped');
@@ -380,6 +401,7 @@ function statusOf(state: LabState): LabStatus {
           pid: redisRunning(state) ? state.redis.pid : null,
           running: redisRunning(state),
         };
+  const orderers = ordererStatuses(o);
   return {
     inventory: inventoryPath(o.workDir),
     workDir: o.workDir,
@@ -387,10 +409,12 @@ function statusOf(state: LabState): LabStatus {
     running:
       zookeeper.every((z) => z.running) &&
       brokers.every((b) => b.running) &&
-      (redis === null || redis.running),
+      (redis === null || redis.running) &&
+      orderers.every((x) => x.running),
     zookeeper,
     brokers,
     redis,
+    orderers,
   };
 }
 
@@ -407,6 +431,7 @@ export function labStatus(opts: Pick<LabOptions, 'workDir'> = {}): LabStatus {
       zookeeper: [],
       brokers: [],
       redis: null,
+      orderers: [],
     };
   }
   return statusOf(state);

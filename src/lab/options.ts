@@ -16,6 +16,13 @@ export interface LabBasePorts {
   /** Broker 1's listener; broker n listens on kafka + n - 1. */
   kafka: number;
   redis: number;
+  // ---- Fabric orderers (labs started with `orderers: N`; src/lab/fabric)
+  /** Orderer n's gRPC port (Broadcast/Deliver): orderer + n - 1. */
+  orderer: number;
+  /** Orderer n's operations endpoint (/metrics, /healthz): ordererOperations + n - 1. */
+  ordererOperations: number;
+  /** Orderer n's admin endpoint (Fabric 2.x always listens; unused by a Kafka orderer): ordererAdmin + n - 1. */
+  ordererAdmin: number;
 }
 
 export const DEFAULT_BASE_PORTS: Readonly<LabBasePorts> = Object.freeze({
@@ -24,12 +31,17 @@ export const DEFAULT_BASE_PORTS: Readonly<LabBasePorts> = Object.freeze({
   zookeeperElection: 13888,
   kafka: 19092,
   redis: 16379,
+  orderer: 17050,
+  ordererOperations: 18443,
+  ordererAdmin: 18543,
 });
 
 /** The newest Kafka 3.9.x on Maven Central when the lab was written (3.9.3 did not exist). */
 export const DEFAULT_KAFKA_VERSION = '3.9.2';
 /** What Hyperledger Fabric 1.4's fabric-kafka images ship. */
 export const FABRIC_KAFKA_VERSION = '1.0.2';
+/** Fabric release whose orderer the lab runs (scripts/build-fabric.sh): the newest 2.5 the Go proxy serves. */
+export const DEFAULT_FABRIC_VERSION = '2.5.9';
 /** The Fabric channels every lab has (Fabric's system channel of the samples, and one application channel). */
 export const DEFAULT_CHANNELS: readonly string[] = Object.freeze(['testchainid', 'pubchain']);
 
@@ -71,6 +83,14 @@ export interface LabOptions {
   timeoutMs?: number;
   /** Progress lines ("zookeeper quorum after 1.2 s"); default silent. */
   log?: (line: string) => void;
+  // ---- Fabric orderers (src/lab/fabric)
+  /**
+   * Real Fabric orderers (Kafka consenter) named orderer1.example.com ... (default 0 = none). They bootstrap the
+   * system channel testchainid and create every other channel of `channels`. 0 stops the running ones.
+   */
+  orderers?: number;
+  /** Fabric release of the orderers (default 2.5.9), built by scripts/build-fabric.sh into the cache. */
+  fabricVersion?: string;
 }
 
 /** All settings with defaults filled in; what lab.json records. */
@@ -91,6 +111,8 @@ export interface ResolvedLabOptions {
   channels: string[];
   redis: boolean;
   timeoutMs: number;
+  orderers: number;
+  fabricVersion: string;
 }
 
 /** The repository root: the nearest folder above this module that has lab/pom.xml. */
@@ -125,6 +147,12 @@ export function resolveWorkDir(opts: Pick<LabOptions, 'workDir'> = {}): string {
 function positiveInt(name: string, v: number, max: number): number {
   if (!Number.isInteger(v) || v < 1 || v > max)
     throw new Error(`lab option ${name} must be an integer 1..${max}, got ${v}`);
+  return v;
+}
+
+function nonNegativeInt(name: string, v: number, max: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > max)
+    throw new Error(`lab option ${name} must be an integer 0..${max}, got ${v}`);
   return v;
 }
 
@@ -174,6 +202,8 @@ export function resolveLabOptions(opts: LabOptions = {}, previous?: ResolvedLabO
     channels: opts.channels ?? previous?.channels ?? [...DEFAULT_CHANNELS],
     redis: opts.redis ?? previous?.redis ?? true,
     timeoutMs: opts.timeoutMs ?? previous?.timeoutMs ?? 180_000,
+    orderers: nonNegativeInt('orderers', opts.orderers ?? previous?.orderers ?? 0, 9),
+    fabricVersion: opts.fabricVersion ?? previous?.fabricVersion ?? DEFAULT_FABRIC_VERSION,
   };
 }
 
@@ -185,6 +215,9 @@ export const ports = {
   kafka: (o: ResolvedLabOptions, id: number) => o.basePorts.kafka + id - 1,
   /** Where a broker advertises itself in the "unreachable listener" fault: nothing listens there. */
   unreachable: (o: ResolvedLabOptions, id: number) => o.basePorts.kafka + id - 1 + 1000,
+  orderer: (o: ResolvedLabOptions, n: number) => o.basePorts.orderer + n - 1,
+  ordererOperations: (o: ResolvedLabOptions, n: number) => o.basePorts.ordererOperations + n - 1,
+  ordererAdmin: (o: ResolvedLabOptions, n: number) => o.basePorts.ordererAdmin + n - 1,
 };
 
 /** "127.0.0.1:12181,127.0.0.1:12182,..." */
