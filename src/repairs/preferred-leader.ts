@@ -10,7 +10,7 @@
  * it: electing an out-of-sync replica would lose messages), and when every leader already is the preferred one.
  */
 import type { ClusterSnapshot, RepairPlan } from '../model/index.js';
-import { checkList, partitionSample, placementView, tp, type Verification } from './drain-broker.js';
+import { checkList, placementView, tp, type Verification } from './drain-broker.js';
 
 export const ELECTION_ZNODE = '/admin/preferred_replica_election';
 
@@ -103,13 +103,13 @@ export function planPreferredLeaderElection(
     expected:
       refusal === null ? { leaders: Object.fromEntries(needing.map((p) => [tp(p), p.replicas[0]!])) } : {},
     rollback:
-      'Nothing to undo: only leadership moves (clients reconnect to the new leader after a short pause); the ' +
-      `previous leaders were ${partitionSample(needing.map((p) => ({ topic: p.topic, partition: p.partition })))} -> ` +
-      needing
-        .slice(0, 5)
-        .map((p) => String(p.leader))
-        .join(', ') +
-      '.',
+      'Nothing to undo: only leadership moves (clients reconnect to the new leader after a short pause)' +
+      (needing.length > 0
+        ? `; before, ${needing
+            .slice(0, 5)
+            .map((p) => `${tp(p)} was led by ${p.leader === null || p.leader < 0 ? 'no broker' : p.leader}`)
+            .join(', ')}${needing.length > 5 ? ` and ${needing.length - 5} more` : ''}.`
+        : '.'),
     refusal,
   };
 }

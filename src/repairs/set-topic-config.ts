@@ -191,9 +191,11 @@ export function planSetTopicConfig(
       ? `${topic} already has the override ${key}=${value}: nothing to do`
       : override !== undefined
         ? `override ${key}=${override} -> ${value}`
-        : current !== undefined
+        : current !== undefined && current.from === 'broker'
           ? `no override; ${current.value} inherited${current.brokerKey ? ` from the broker's ${current.brokerKey}` : ''} -> override ${value}`
-          : `no override, effective value unknown -> override ${value}`,
+          : current !== undefined
+            ? `no override in ZooKeeper; the brokers report ${current.value} -> override ${value}`
+            : `no override, effective value unknown -> override ${value}`,
   );
   c.check('write path', true, configWritePath(snapshot));
   const refusal = c.refusal();

@@ -16,9 +16,12 @@ import {
   healLab,
   killBroker,
 } from '../../src/lab/index.js';
-import type { Report } from '../../src/model/index.js';
+import type { RepairPlan, Report } from '../../src/model/index.js';
+import { removeThrottle } from '../../src/repairs/actions/reassign.js';
+import { ZkSession } from '../../src/zookeeper/session.js';
+import { ConfigResourceTypes } from 'kafkajs';
 import { repairLab, throttlesLeft, type RepairLab } from './repair-lab.js';
-import { produceOnePerBatch, uniqueTopic } from '../lab/helpers.js';
+import { kafkaFor, produceOnePerBatch, uniqueTopic } from '../lab/helpers.js';
 
 const lab = inject('lab');
 const ref = () => ({ workDir: lab!.workDir });
@@ -40,6 +43,7 @@ describe.skipIf(!lab)('drain-broker on the lab', () => {
   let r: RepairLab;
   const rf1 = uniqueTopic('drain-rf1');
   const rf3 = uniqueTopic('drain-rf3');
+  const slow = uniqueTopic('drain-slow');
   /** Assignments before, to put the lab's other topics back afterwards. */
   let original: Map<string, number[]>;
 
@@ -68,7 +72,7 @@ describe.skipIf(!lab)('drain-broker on the lab', () => {
       // Put the other topics (the channels...) back where they were, with the same handlers.
       const now = (await r.snapshot()).zookeeper!.partitions;
       const back = now
-        .filter((p) => p.topic !== rf1 && p.topic !== rf3)
+        .filter((p) => p.topic !== rf1 && p.topic !== rf3 && p.topic !== slow)
         .filter((p) => original.get(`${p.topic}/${p.partition}`)?.join(',') !== p.replicas.join(','))
         .map((p) => ({
           topic: p.topic,
@@ -96,7 +100,7 @@ describe.skipIf(!lab)('drain-broker on the lab', () => {
         const res = await r.execute(plan);
         expect(res.status, res.message).toBe('done');
       }
-      for (const t of [rf1, rf3]) await deleteTopic(ref(), t).catch(() => undefined);
+      for (const t of [rf1, rf3, slow]) await deleteTopic(ref(), t).catch(() => undefined);
     } finally {
       await r?.close();
     }
@@ -147,4 +151,98 @@ describe.skipIf(!lab)('drain-broker on the lab', () => {
       expect(st?.leader).toBeGreaterThan(0);
     }
   }, 240_000);
+
+  it('a throttled reassignment in progress: the broker applies the throttle; another repair that reassigns is refused at execution; the first one resumes and completes', async () => {
+    // 16 MB on broker 4, moved to broker 1 at 3000 B/s: the follower's first fetch takes at most
+    // replica.fetch.response.max.bytes (10 MB), then the quota holds it back for a long time.
+    await createTopic(ref(), { name: slow, replicaAssignment: [[4]] });
+    const producer = kafkaFor(lab!.workDir).producer();
+    await producer.connect();
+    const value = Buffer.alloc(1_000_000, 'x');
+    for (let i = 0; i < 16; i++) await producer.send({ topic: slow, acks: -1, messages: [{ value }] });
+    await producer.disconnect();
+    const reassignSlow: RepairPlan = {
+      kind: 'test-slow',
+      cluster: 'lab',
+      args: {},
+      preconditions: [],
+      steps: [
+        {
+          action: 'reassign-partitions',
+          partitions: [{ topic: slow, partition: 0, replicas: [1] }],
+          throttleBytes: 3000,
+        },
+      ],
+      expected: {},
+      refusal: null,
+    };
+    const submitted = await r.execute(reassignSlow);
+    expect(submitted.status, submitted.message).toBe('done');
+
+    // The broker applied the rate written in ZooKeeper (dynamic broker config), and the topic lists the replicas.
+    const admin = kafkaFor(lab!.workDir).admin();
+    await admin.connect();
+    try {
+      const d = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [
+          {
+            type: ConfigResourceTypes.BROKER,
+            name: '1',
+            configNames: ['follower.replication.throttled.rate'],
+          },
+        ],
+      });
+      expect(
+        d.resources[0]?.configEntries.find((e) => e.configName === 'follower.replication.throttled.rate')
+          ?.configValue,
+      ).toBe('3000');
+      const t = await r.zkJson<{ config: Record<string, string> }>(`/config/topics/${slow}`);
+      expect(t?.config).toMatchObject({
+        'leader.replication.throttled.replicas': '0:4',
+        'follower.replication.throttled.replicas': '0:1',
+      });
+      const inProgress = await admin.listPartitionReassignments({});
+      // kafkajs decodes `name` (its typings say `topic`).
+      expect(inProgress.topics.map((x) => (x as unknown as { name: string }).name)).toContain(slow);
+    } finally {
+      await admin.disconnect();
+    }
+
+    // Another repair that reassigns: its plan cannot see an Admin API reassignment, its execution does.
+    await createTopic(ref(), { name: `${slow}-b`, replicaAssignment: [[3, 4]] });
+    try {
+      const { result } = await r.run('raise-replication', [`${slow}-b`, '3']);
+      expect(result.status).toBe('failed');
+      expect(result.steps[0]!.detail).toMatch(
+        new RegExp(
+          `refused: another reassignment is running: ${slow}/0 -> \\[1\\] \\(ListPartitionReassignments\\)`,
+        ),
+      );
+    } finally {
+      await deleteTopic(ref(), `${slow}-b`).catch(() => undefined);
+    }
+
+    // Lift the throttle; the same step again (idempotent: already in progress, nothing resubmitted) and its wait.
+    const zk = await ZkSession.open(r.zkConnect, { connectTimeoutMs: 5000, sessionTimeoutMs: 10_000 });
+    try {
+      await removeThrottle(
+        zk,
+        reassignSlow.steps[0]!.action === 'reassign-partitions' ? reassignSlow.steps[0]!.partitions : [],
+        3000,
+      );
+    } finally {
+      zk.close();
+    }
+    const finish = await r.execute({
+      ...reassignSlow,
+      steps: [...reassignSlow.steps, { action: 'wait', for: 'slow', timeoutMs: 60_000 }],
+    });
+    expect(finish.status, finish.message).toBe('done');
+    expect(finish.steps[0]!.detail).toMatch(
+      /submitted 0 partition reassignment\(s\).*\(1 already in progress\)|already have their target/,
+    );
+    expect((await getPartitionState(ref(), slow, 0))?.isr).toEqual([1]);
+    expect(await throttlesLeft(r, [slow])).toEqual([]);
+  }, 180_000);
 });

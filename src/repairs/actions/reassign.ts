@@ -18,6 +18,10 @@
  * (znode and Admin API), each has exactly its target replicas, all of them in the ISR and one of them leading;
  * then it removes the throttle entries of our partitions (and broker rates equal to the step's throttle).
  */
+import type {
+  OngoingPartitionReassignment as OngoingPartition,
+  OngoingTopicReassignment as OngoingTopic,
+} from 'kafkajs';
 import type { ZkSession } from '../../zookeeper/session.js';
 import { API_ALTER_PARTITION_REASSIGNMENTS, tp } from '../drain-broker.js';
 import { idempotent, type StepContext, type StepHandler, type StepOf, type StepOutcome } from '../steps.js';
@@ -109,14 +113,15 @@ async function reassignmentsInProgress(
     await admin.connect();
     try {
       const res = await admin.listPartitionReassignments({});
-      for (const t of res.topics) {
-        for (const p of t.partitions) {
+      // kafkajs 2.2.4 decodes `name` and `partition`, whatever its typings say (`topic`, `partitionIndex`).
+      for (const t of res.topics as (OngoingTopic & { name?: string })[]) {
+        for (const p of t.partitions as (OngoingPartition & { partition?: number })[]) {
           const adding = p.addingReplicas ?? [];
           const removing = p.removingReplicas ?? [];
           if (adding.length === 0 && removing.length === 0) continue;
           out.push({
-            topic: t.topic,
-            partition: p.partitionIndex,
+            topic: t.name ?? t.topic,
+            partition: p.partition ?? p.partitionIndex,
             replicas: p.replicas.filter((id) => !removing.includes(id)),
             source: 'ListPartitionReassignments',
           });
