@@ -29,6 +29,7 @@ import {
   SYSTEM_CHANNEL,
 } from './network.js';
 import {
+  logSize,
   ordererRunning,
   ordererStates,
   ordererStatuses,
@@ -37,6 +38,7 @@ import {
   startOrdererProc,
   stopAllOrderers,
   stopOrdererProc,
+  waitLogLine,
   writeOrderers,
   type OrderersFile,
   type OrdererState,
@@ -89,8 +91,9 @@ export function labOrdererClient(lab: LabRef, n = 1, timeoutMs = 30_000): Ordere
 
 /**
  * Waits until orderer `n` delivers block 0 of `channel` (Deliver with FAIL_IF_NOT_READY): the channel exists
- * and its consenter is up. A Kafka orderer answers SERVICE_UNAVAILABLE until its start phase completes.
- * Returns the last status seen on timeout in the error.
+ * and its consenter is up. A Kafka orderer answers SERVICE_UNAVAILABLE until its start phase completes, and
+ * logs each refusal ("Rejecting deliver request ... because of consenter error"), which a diagnosis reports:
+ * waitOrdererLog(startedLine(channel)) waits without leaving such lines.
  */
 export async function waitChannelReady(
   lab: LabRef,
@@ -117,16 +120,43 @@ export async function waitChannelReady(
   }
 }
 
+/** Size of orderer `n`'s log now: pass it as `from` to waitOrdererLog to see only what comes after. */
+export function ordererLogSize(lab: LabRef, n = 1): number {
+  return logSize({ workDir: resolveWorkDir(lab) }, n);
+}
+
+/**
+ * Waits until orderer `n` logs a line containing `text` after byte `from` (default 0) and returns the line,
+ * e.g. `startedLine('pubchain')` after a restart. Fails at once if the orderer exits.
+ */
+export async function waitOrdererLog(
+  lab: LabRef,
+  n: number,
+  text: string,
+  opts: { from?: number; timeoutMs?: number } = {},
+): Promise<string> {
+  const workDir = resolveWorkDir(lab);
+  const f = readOrderers(workDir);
+  if (!f) throw new Error('the lab runs no orderers: labUp with orderers first');
+  return waitLogLine({ workDir }, stateOf(f, n), text, opts.from ?? 0, opts.timeoutMs ?? 60_000);
+}
+
 /** Who may read `channel`: the system channel only the orderer org (its Readers), others Org1's User1. */
 export function readerFor(lab: LabRef, channel: string): SigningIdentity {
   const ids = labIdentities(lab);
   return channel === SYSTEM_CHANNEL ? ids.ordererAdmin : ids.user;
 }
 
+/** "[channel: X] Start phase completed successfully": the Kafka consenter of X is up. */
+export function startedLine(channel: string): string {
+  return `[channel: ${channel}] Start phase completed successfully`;
+}
+
 /**
  * Creates `channel` on the lab's orderers as `peer channel create` would: configtxgen's create transaction,
- * signed by Org1's admin, broadcast to orderer 1; then waits until every running orderer delivers its genesis
- * block. Does nothing but wait when the channel exists.
+ * signed by Org1's admin, broadcast to orderer 1; then waits until every orderer has started the channel's
+ * consenter (its log, not Deliver polling: every refused Deliver is a "Rejecting deliver request" line that
+ * a diagnosis would report). `from`: per orderer id, the log offset after which its start lines count.
  */
 async function ensureChannel(
   o: ResolvedLabOptions,
@@ -134,44 +164,30 @@ async function ensureChannel(
   active: OrdererState[],
   channel: string,
   bin: string,
-) {
+  from: Map<number, number>,
+): Promise<void> {
   const exists = existsSync(join(ordererPaths(o, 1).ledgerDir, 'chains', channel));
   if (!exists) {
+    for (const s of active) from.set(s.id, logSize(o, s.id));
     const tx = readFileSync(await channelCreateTx(o, bin, channel));
     const { admin } = labIdentities(o);
     const env = signChannelCreateTx(tx, channel, admin).bytes;
     const client = labOrdererClient(o, 1, 10_000);
     try {
-      // The system channel answers SERVICE_UNAVAILABLE until its consenter has started.
-      await waitFor(
-        async () => {
-          const [r] = await client.broadcast([env]);
-          if (r?.status === Status.SUCCESS) return true;
-          if (r?.status === Status.SERVICE_UNAVAILABLE) return false;
-          throw new FatalChannelError(
-            `creating channel ${channel}: ${r?.statusName ?? 'no answer'} ${r?.info ?? ''}`,
-          );
-        },
-        {
-          timeoutMs: o.timeoutMs,
-          intervalMs: 250,
-          what: `the system channel to accept the creation of ${channel}`,
-          isFatal: (e) => e instanceof FatalChannelError,
-        },
-      );
+      const [r] = await client.broadcast([env]);
+      if (r?.status !== Status.SUCCESS)
+        throw new Error(`creating channel ${channel}: ${r?.statusName ?? 'no answer'} ${r?.info ?? ''}`);
     } finally {
       client.close();
     }
   }
   await Promise.all(
-    active.map((s) => waitChannelReady(o, channel, { orderer: s.id, timeoutMs: o.timeoutMs })),
+    active
+      .filter((s) => !s.channels.includes(channel) || from.has(s.id))
+      .map((s) => waitLogLine(o, s, startedLine(channel), from.get(s.id) ?? 0, o.timeoutMs)),
   );
   for (const s of active) if (!s.channels.includes(channel)) s.channels.push(channel);
   writeOrderers(o.workDir, f);
-}
-
-class FatalChannelError extends Error {
-  override readonly name = 'FatalChannelError';
 }
 
 /**
@@ -199,12 +215,18 @@ export async function syncOrderers(
     await stopOrdererProc(o, f, s);
     delete s.portsMoved;
   }
+  // Orderers started now: their channels' start lines count from here.
+  const from = new Map<number, number>();
+  for (const s of active) if (!ordererRunning(o, s)) from.set(s.id, logSize(o, s.id));
   await Promise.all(active.map((s) => startOrdererProc(o, f, s, o.timeoutMs)));
   log(`orderers serving after ${since()}`);
   await Promise.all(
-    active.map((s) => waitChannelReady(o, SYSTEM_CHANNEL, { orderer: s.id, timeoutMs: o.timeoutMs })),
+    active
+      .filter((s) => from.has(s.id))
+      .map((s) => waitLogLine(o, s, startedLine(SYSTEM_CHANNEL), from.get(s.id) ?? 0, o.timeoutMs)),
   );
-  for (const ch of o.channels.filter((c) => c !== SYSTEM_CHANNEL)) await ensureChannel(o, f, active, ch, bin);
+  for (const ch of o.channels.filter((c) => c !== SYSTEM_CHANNEL))
+    await ensureChannel(o, f, active, ch, bin, new Map(from));
   log(`orderer channels ready after ${since()}`);
 }
 

@@ -14,14 +14,18 @@ export {
   labIdentities,
   labOrdererClient,
   labOrderers,
+  ordererLogSize,
+  readerFor,
   removeOrderers,
   startOrderer,
   stopLabOrderers,
   stopOrderer,
   submitTransactions,
   syncOrderers,
+  startedLine,
   waitChannelReady,
   waitOffsetPersisted,
+  waitOrdererLog,
   type ChannelTip,
   type LabIdentities,
 } from './control.js';
@@ -45,6 +49,7 @@ export {
   SYSTEM_CHANNEL,
 } from './network.js';
 export {
+  ORDERER_LOGGING_SPEC,
   ordererInventory,
   ordererStatuses,
   readOrderers,
