@@ -176,8 +176,11 @@ export async function alterEntityConfig(
     if (next === null || sameConfig(config, next)) return { before: config, after: config, changed: false };
     const data = Buffer.from(JSON.stringify({ version: 1, config: next }), 'utf8');
     try {
-      if (version === null) await zk.create(path, data);
-      else await zk.setData(path, data, version);
+      if (version === null) {
+        // Kafka 1.0 creates /config/brokers only when a broker config is first written.
+        await ensurePath(zk, `/config/${type}`);
+        await zk.create(path, data);
+      } else await zk.setData(path, data, version);
     } catch (err) {
       if (
         (zkErrorIs(err, 'BAD_VERSION') || zkErrorIs(err, 'NODE_EXISTS') || zkErrorIs(err, 'NO_NODE')) &&
@@ -193,6 +196,20 @@ export async function alterEntityConfig(
       zookeeper.CreateMode.PERSISTENT_SEQUENTIAL,
     );
     return { before: config, after: next, changed: true };
+  }
+}
+
+/** Create a persistent path and its parents where missing (empty data). */
+export async function ensurePath(zk: ZkSession, path: string): Promise<void> {
+  let at = '';
+  for (const part of path.split('/').filter(Boolean)) {
+    at += `/${part}`;
+    if (await zk.exists(at)) continue;
+    try {
+      await zk.create(at, Buffer.alloc(0));
+    } catch (err) {
+      if (!zkErrorIs(err, 'NODE_EXISTS')) throw err;
+    }
   }
 }
 
