@@ -84,9 +84,19 @@ export function register(program: Command, ctx: CliContext): void {
       `added to every default port (ZooKeeper ${DEFAULT_BASE_PORTS.zookeeper}, Kafka ${DEFAULT_BASE_PORTS.kafka}, Redis ${DEFAULT_BASE_PORTS.redis}, ...)`,
       wholeNumber('port offset'),
     )
+    .option(
+      '--containers',
+      'run ZooKeeper and the brokers as containers on a podman engine the lab starts (host network, restart policy unless-stopped)',
+    )
     .action(
       async (
-        opts: { kafkaVersion: string; zookeeperNodes: number; brokers: number; portOffset?: number },
+        opts: {
+          kafkaVersion: string;
+          zookeeperNodes: number;
+          brokers: number;
+          portOffset?: number;
+          containers?: boolean;
+        },
         cmd: Command,
       ) => {
         const offset = opts.portOffset;
@@ -97,6 +107,7 @@ export function register(program: Command, ctx: CliContext): void {
           kafkaVersion: opts.kafkaVersion,
           zookeeperNodes: opts.zookeeperNodes,
           brokers: opts.brokers,
+          ...(opts.containers ? { containers: true } : {}),
           ...(offset !== undefined
             ? {
                 basePorts: Object.fromEntries(

@@ -21,10 +21,6 @@ import {
   partitionState,
   portOpen,
   RETRIABLE_KAFKA_ERRORS,
-  startBrokerProc,
-  startZkNode,
-  stopBrokerProc,
-  stopZkNode,
   topicAssignment,
   waitBrokersRegistered,
   waitBrokersServing,
@@ -35,6 +31,15 @@ import {
   zkRunning,
 } from './runtime.js';
 import { withLabLock, writeState, type LabState } from './state.js';
+// Nodes as containers (labs started with `containers: true`): these forward to runtime.ts otherwise.
+import {
+  killBrokerContainer,
+  refreshContainerPids,
+  startBrokerProc,
+  startZkNode,
+  stopBrokerProc,
+  stopZkNode,
+} from './containers.js';
 import { waitFor } from './wait.js';
 import { listOffset } from './wire.js';
 import { zkMode, type ZkBrokerRegistration, type ZkPartitionState } from './zk.js';
@@ -42,7 +47,12 @@ import { zkMode, type ZkBrokerRegistration, type ZkPartitionState } from './zk.j
 export type LabRef = Pick<LabOptions, 'workDir'>;
 
 function withState<T>(lab: LabRef, fn: (state: LabState) => Promise<T>): Promise<T> {
-  return withLabLock(resolveWorkDir(lab), () => fn(loadLabState(lab)));
+  return withLabLock(resolveWorkDir(lab), async () => {
+    const state = loadLabState(lab);
+    // In containers the engine may have restarted a node under a new pid: take the pids from the engine.
+    if (state.options.containers) await refreshContainerPids(state);
+    return fn(state);
+  });
 }
 
 const DEFAULT_TIMEOUT = 60_000;
@@ -58,9 +68,18 @@ export interface KillBrokerOptions {
   timeoutMs?: number;
 }
 
-/** SIGKILL broker `id` (a crash: no controlled shutdown, unflushed data stays unflushed). Returns its old pid. */
+/**
+ * SIGKILL broker `id` (a crash: no controlled shutdown, unflushed data stays unflushed). Returns its old pid.
+ * In a lab in containers the engine restarts the broker's container (restart policy unless-stopped).
+ */
 export function killBroker(lab: LabRef, id: number, opts: KillBrokerOptions = {}): Promise<number | null> {
   return withState(lab, async (state) => {
+    if (state.options.containers) {
+      // kill -9 of the container's process: the engine restarts it (RestartCount + 1), as in production.
+      const killed = await killBrokerContainer(state, id, opts.timeoutMs);
+      if (opts.waitUnregistered) await waitUnregistered(state, id, opts.timeoutMs);
+      return killed;
+    }
     const b = broker(state, id);
     const pid = brokerRunning(state, id) ? b.pid : null;
     await stopBrokerProc(state, id, 0);

@@ -23,12 +23,8 @@ import {
   brokerRunning,
   labZk,
   redisRunning,
-  startBrokerProc,
   startRedis,
-  startZkNode,
-  stopBrokerProc,
   stopRedis,
-  stopZkNode,
   topicAssignment,
   waitBrokersRegistered,
   waitBrokersServing,
@@ -37,6 +33,17 @@ import {
   zkRunning,
 } from './runtime.js';
 import { readState, withLabLock, writeState, type LabState } from './state.js';
+// Nodes as containers (labs started with `containers: true`): these forward to runtime.ts otherwise.
+import {
+  containerInventory,
+  labContainersDown,
+  labEngine,
+  refreshContainerPidsFromProc,
+  startBrokerProc,
+  startZkNode,
+  stopBrokerProc,
+  stopZkNode,
+} from './containers.js';
 // Fabric orderers (labs started with `orderers: N`)
 import { syncOrderers, stopLabOrderers } from './fabric/control.js';
 import { ordererInventory, ordererStatuses, type OrdererStatus } from './fabric/orderers.js';
@@ -103,7 +110,8 @@ function sameTopology(a: ResolvedLabOptions, b: ResolvedLabOptions): boolean {
     a.brokers === b.brokers &&
     // (the orderers' ports are not the Kafka lab's topology: syncOrderers restarts orderers whose ports moved)
     JSON.stringify(kafkaLabPorts(a)) === JSON.stringify(kafkaLabPorts(b)) &&
-    a.redis === b.redis
+    a.redis === b.redis &&
+    Boolean(a.containers) === Boolean(b.containers)
   );
 }
 
@@ -168,6 +176,14 @@ export function writeInventory(state: LabState): string {
     },
   };
   if (o.redis) inventory['redis'] = { url: `redis://127.0.0.1:${o.basePorts.redis}` };
+  // A lab in containers: its engine and which container runs which node.
+  const inContainers = containerInventory(state);
+  if (inContainers) {
+    const lab = (inventory['clusters'] as { lab: Record<string, Record<string, unknown>> }).lab;
+    lab['kafka']!['containers'] = inContainers.kafkaContainers;
+    lab['zookeeper']!['containers'] = inContainers.zookeeperContainers;
+    lab['docker'] = inContainers.docker;
+  }
   const file = inventoryPath(o.workDir);
   writeFileSync(
     file,
@@ -297,6 +313,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     const redisUp = startRedis(state, 30_000).then(() => log(`redis up after ${since()}`));
     redisUp.catch(() => undefined); // awaited below
     state.jarsDir = await ensureJars(o);
+    if (o.containers) await labEngine(state, log); // the lab's own podman engine (src/lab/containers.ts)
 
     await Promise.all(state.zookeeper.map((z) => startZkNode(state, z.id)));
     await waitZkQuorum(state, o.timeoutMs);
@@ -348,6 +365,8 @@ export async function labDown(opts: LabDownOptions = {}): Promise<void> {
     const graceMs = opts.graceMs ?? (opts.purge ? 0 : 20_000);
     // Orderers first: they are Kafka's clients.
     await stopLabOrderers(workDir, Math.min(graceMs, 10_000));
+    // Containers: stopped through the API, removed, the engine stopped (src/lab/containers.ts).
+    if (state?.options.containers) await labContainersDown(state, graceMs, log);
     if (state) {
       await Promise.all(state.brokers.map((b) => stopBrokerProc(state, b.id, graceMs)));
       log('brokers stopped');
@@ -434,6 +453,7 @@ export function labStatus(opts: Pick<LabOptions, 'workDir'> = {}): LabStatus {
       orderers: [],
     };
   }
+  refreshContainerPidsFromProc(state); // a container the engine restarted runs under a new pid
   return statusOf(state);
 }
 

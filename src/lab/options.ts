@@ -83,6 +83,12 @@ export interface LabOptions {
   timeoutMs?: number;
   /** Progress lines ("zookeeper quorum after 1.2 s"); default silent. */
   log?: (line: string) => void;
+  // ---- containers (src/lab/containers.ts)
+  /**
+   * Run ZooKeeper and the brokers as containers on a podman engine the lab starts in `<workDir>/podman`
+   * (host network, host binaries bind-mounted, restart policy unless-stopped); default false.
+   */
+  containers?: boolean;
   // ---- Fabric orderers (src/lab/fabric)
   /**
    * Real Fabric orderers (Kafka consenter) named orderer1.example.com ... (default 0 = none). They bootstrap the
@@ -111,6 +117,8 @@ export interface ResolvedLabOptions {
   channels: string[];
   redis: boolean;
   timeoutMs: number;
+  /** Nodes run as containers (src/lab/containers.ts). */
+  containers: boolean;
   orderers: number;
   fabricVersion: string;
 }
@@ -202,6 +210,7 @@ export function resolveLabOptions(opts: LabOptions = {}, previous?: ResolvedLabO
     channels: opts.channels ?? previous?.channels ?? [...DEFAULT_CHANNELS],
     redis: opts.redis ?? previous?.redis ?? true,
     timeoutMs: opts.timeoutMs ?? previous?.timeoutMs ?? 180_000,
+    containers: opts.containers ?? previous?.containers ?? false,
     orderers: nonNegativeInt('orderers', opts.orderers ?? previous?.orderers ?? 0, 9),
     fabricVersion: opts.fabricVersion ?? previous?.fabricVersion ?? DEFAULT_FABRIC_VERSION,
   };
