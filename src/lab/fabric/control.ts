@@ -16,7 +16,7 @@ import {
 import { kafkaMetadataOfBlock } from '../../fabric/protos.js';
 import { resolveWorkDir, type LabOptions, type ResolvedLabOptions } from '../options.js';
 import { readState, withLabLock, writeState } from '../state.js';
-import { waitFor } from '../wait.js';
+import { sleep, waitFor } from '../wait.js';
 import { ensureFabric, fabricCached } from './binaries.js';
 import {
   channelCreateTx,
@@ -273,21 +273,32 @@ export function startOrderer(lab: LabRef, n: number, opts: { timeoutMs?: number 
 /**
  * Broadcasts `count` MESSAGE transactions to `channel` (signed by User1, a /Channel/Writers member) through
  * orderer `orderer` on one stream. Returns the answers (shorter than `count` when the orderer refused one: it
- * ends the stream then).
+ * ends the stream then). With `retryMs`, envelopes refused with SERVICE_UNAVAILABLE (not ordered: safe to send
+ * again) are sent again every 250 ms for up to that long: e.g. while Kafka moves a leader right after start.
  */
 export async function submitTransactions(
   lab: LabRef,
   channel: string,
   count: number,
-  opts: { orderer?: number; timeoutMs?: number; payload?: (i: number) => Uint8Array } = {},
+  opts: { orderer?: number; timeoutMs?: number; payload?: (i: number) => Uint8Array; retryMs?: number } = {},
 ): Promise<BroadcastResult[]> {
   const { user } = labIdentities(lab);
   const payload =
     opts.payload ?? ((i: number) => new TextEncoder().encode(`opsbot-lab tx ${i} ${Date.now()}`));
   const envs = Array.from({ length: count }, (_, i) => messageEnvelope(channel, payload(i), user).bytes);
   const client = labOrdererClient(lab, opts.orderer ?? 1, opts.timeoutMs ?? 30_000);
+  const deadline = Date.now() + (opts.retryMs ?? 0);
+  const done: BroadcastResult[] = [];
   try {
-    return await client.broadcast(envs);
+    for (;;) {
+      const answers = await client.broadcast(envs.slice(done.length));
+      const ok = answers.filter((a) => a.status === Status.SUCCESS);
+      done.push(...ok);
+      const refused = answers[ok.length];
+      if (!refused) return done;
+      if (refused.status !== Status.SERVICE_UNAVAILABLE || Date.now() >= deadline) return [...done, refused];
+      await sleep(250);
+    }
   } finally {
     client.close();
   }
