@@ -93,8 +93,14 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
  * The lab's engine, started when it does not answer (installs podman on first use, like the test helper), with
  * the host-process image imported. One start at a time per work folder in this process.
  */
-export function labEngine(state: LabState, log?: (line: string) => void): Promise<DockerClient> {
+export async function labEngine(state: LabState, log?: (line: string) => void): Promise<DockerClient> {
   const workDir = state.options.workDir;
+  const cached = engines.get(workDir);
+  if (cached) {
+    const client = await cached;
+    if ((await client.ping(3000)).ok) return client;
+    engines.delete(workDir); // stopped behind our back (podman-down.sh, a reboot): start it again
+  }
   let p = engines.get(workDir);
   if (!p) {
     p = (async () => {

@@ -208,7 +208,7 @@ describe('the lab in containers', () => {
       ),
     ).toBe(true);
     await healLab(ref);
-  });
+  }, 180_000);
 
   it("an unreachable advertised listener: the controller's log line is read from its container and matched", async () => {
     const t0 = performance.now();
@@ -250,7 +250,7 @@ describe('the lab in containers', () => {
     expect(
       await waitUntil(() => inIsr(2), { timeoutMs: 60_000, what: 'broker 2 back in ISR' }),
     ).toMatchObject({ ok: true });
-  });
+  }, 180_000);
 
   it('a restart through src/docker/actions.ts is verified: the broker registers again and rejoins the ISR', async () => {
     const before = await getBrokerRegistration(ref, 2);
@@ -285,5 +285,5 @@ describe('the lab in containers', () => {
     // the lab follows the engine's new pid (labStatus reads it from /proc; faults from the engine)
     const pid = (await client.inspect('lab-kafka-2')).State.Pid;
     expect(labStatus(ref).brokers.find((b) => b.id === 2)).toMatchObject({ pid, running: true });
-  });
+  }, 180_000);
 });
