@@ -36,13 +36,21 @@ export function register(program: Command, ctx: CliContext): void {
         if (opts.http && opts.socket) throw new UsageError('--http and --socket exclude each other');
         // Bolt, BullMQ and ioredis are loaded only by the commands that use them.
         const [
-          { createProducer },
+          { createProducer, noticeEnqueuer, repairEnqueuer },
           { createRedis, redisAddress },
           { createSlackBot, resolveSlackMode, slackCredentials },
+          { auditLogFor },
+          { repairApprovals },
+          { slackApprovals },
+          { createLogger },
         ] = await Promise.all([
           import('../src/queue/index.js'),
           import('../src/redis.js'),
           import('../src/slack/app.js'),
+          import('../src/audit/index.js'),
+          import('../src/ops/repair-run.js'),
+          import('../src/slack/approvals.js'),
+          import('../src/log.js'),
         ]);
         const inventory = loadInventory(configPath(globalOptions(cmd).config, ctx.io.env, ctx.io.cwd));
         const mode = resolveSlackMode(inventory, opts.http ? 'http' : opts.socket ? 'socket' : undefined);
@@ -56,10 +64,22 @@ export function register(program: Command, ctx: CliContext): void {
         });
         connection.connect().catch(() => undefined);
         const producer = createProducer({ connection, prefix: inventory.redis.prefix, ownsConnection: true });
+        // The real approval flow: the buttons decide in the approval store (Redis, audited); the approval that
+        // completes a request queues its execution (job repair-<request id>) for a worker; decisions are told
+        // in the plan's thread by a worker (repair-notice jobs). Commands and presses go to the audit log.
+        const audit = auditLogFor(connection, inventory);
+        const logger = createLogger('slack');
+        const approvals = slackApprovals(
+          repairApprovals(inventory, connection, audit, repairEnqueuer(producer)),
+          { notify: noticeEnqueuer(producer), logger },
+        );
         const bot = createSlackBot({
           inventory,
           env: ctx.io.env,
           producer,
+          approvals,
+          audit,
+          logger,
           mode,
           ...(opts.port !== undefined ? { port: opts.port } : {}),
           ...(opts.host !== undefined ? { host: opts.host } : {}),

@@ -26,7 +26,12 @@ export function register(program: Command, ctx: CliContext): void {
     .description('run the job workers (any number, on any machine sharing the Redis)')
     .option('--concurrency <n>', 'command jobs at once in this process (default 4)', positive)
     .option('--checks-concurrency <n>', 'scheduled checks at once in this process (default 2)', positive)
-    .option('--timeout-seconds <s>', 'time limit of every job (default: per kind, 15 s to 240 s)', positive)
+    .option(
+      '--timeout-seconds <s>',
+      'time limit of every job but repairs (default: per kind, 15 s to 240 s)',
+      positive,
+    )
+    .option('--repairs-concurrency <n>', 'repairs at once in this process (default 2)', positive)
     .option(
       '--queues <list>',
       `queues to work, comma-separated (default ${Object.values(QUEUES).join(',')})`,
@@ -38,6 +43,7 @@ export function register(program: Command, ctx: CliContext): void {
         opts: {
           concurrency?: number;
           checksConcurrency?: number;
+          repairsConcurrency?: number;
           timeoutSeconds?: number;
           queues?: QueueName[];
           schedules: boolean;
@@ -45,23 +51,28 @@ export function register(program: Command, ctx: CliContext): void {
         cmd: Command,
       ) => {
         const inventory = loadInventory(configPath(globalOptions(cmd).config, ctx.io.env, ctx.io.cwd));
+        // A repair has no overall limit (its steps have their own): --timeout-seconds is for the other jobs.
         const timeoutsMs =
           opts.timeoutSeconds !== undefined
-            ? (Object.fromEntries(JOB_KINDS.map((k) => [k, opts.timeoutSeconds! * 1000])) as Record<
-                JobKind,
-                number
-              >)
+            ? (Object.fromEntries(
+                JOB_KINDS.filter((k) => k !== 'repair-execute').map((k) => [k, opts.timeoutSeconds! * 1000]),
+              ) as Partial<Record<JobKind, number>>)
             : undefined;
-        const [{ startWorkers }, { redisAddress }] = await Promise.all([
+        const [{ startWorkers }, { redisAddress }, { repairApprovals }] = await Promise.all([
           import('../workers/index.js'),
           import('../src/redis.js'),
+          import('../src/ops/repair-run.js'),
         ]);
         const running = await startWorkers({
           inventory,
           env: ctx.io.env,
           syncSchedules: opts.schedules,
+          // The real approval store: repair-plan jobs propose into it, repair-execute jobs run what it approved
+          // with each cluster's step handlers (defaultStepHandlers), and this process sweeps expiries.
+          approvalStore: (d) => repairApprovals(inventory, d.redis, d.audit, d.enqueue),
           ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
           ...(opts.checksConcurrency !== undefined ? { checksConcurrency: opts.checksConcurrency } : {}),
+          ...(opts.repairsConcurrency !== undefined ? { repairsConcurrency: opts.repairsConcurrency } : {}),
           ...(timeoutsMs ? { timeoutsMs } : {}),
           ...(opts.queues ? { queues: opts.queues } : {}),
         });

@@ -9,8 +9,9 @@
 import type { Redis } from 'ioredis';
 import type { AuditLog } from '../src/audit/index.js';
 import type { Inventory, SelectedCluster } from '../src/config/index.js';
-import { NotFoundError, OpsError } from '../src/errors/index.js';
+import { OpsError } from '../src/errors/index.js';
 import type { RepairPlan } from '../src/model/index.js';
+import type { VerifyOutcome } from '../src/repairs/executor.js';
 import type { DiagnoseResult } from '../src/ops/diagnose.js';
 import type { WhatIfResult } from '../src/ops/whatif.js';
 import type { AuditLineView } from '../src/slack/blocks.js';
@@ -26,8 +27,13 @@ export interface Operations {
   diagnose(ctx: OpContext & { channel?: string }): Promise<DiagnoseResult>;
   whatIfStopBroker(ctx: OpContext & { brokerId: number }): Promise<WhatIfResult>;
   auditTail(n: number, signal: AbortSignal): Promise<AuditLineView[]>;
-  /** Build (never run) a repair plan. PlanNotAvailableError for kinds this build cannot plan. */
+  /**
+   * Build (never run) a repair plan from named arguments (`{channel: "pubchain"}`). PlanNotAvailableError for
+   * kinds this build cannot plan. Also what an approved request is re-planned with right before it runs.
+   */
   planRepair(ctx: OpContext & { kind: string; args: Record<string, string | number> }): Promise<RepairPlan>;
+  /** Check a repair's end state on a fresh snapshot (the kind's verify). */
+  verifyRepair(ctx: OpContext & { plan: RepairPlan }): Promise<VerifyOutcome>;
   /** Record who asked what (best effort; optional). */
   audit?(entry: {
     who: string;
@@ -53,11 +59,9 @@ export class PlanNotAvailableError extends OpsError {
   }
 }
 
-export const PLANNABLE_KINDS = ['pad-channel'] as const;
-
-export function defaultOperations(redis: Redis, inventory: Inventory): Operations {
+export function defaultOperations(redis: Redis, inventory: Inventory, log?: AuditLog): Operations {
   // One audit log per process: it keeps the chain head between appends.
-  let auditLog: Promise<AuditLog> | undefined;
+  let auditLog: Promise<AuditLog> | undefined = log ? Promise.resolve(log) : undefined;
   const audit = () =>
     (auditLog ??= import('../src/audit/index.js').then((m) => m.auditLogFor(redis, inventory)));
   return {
@@ -73,28 +77,22 @@ export function defaultOperations(redis: Redis, inventory: Inventory): Operation
       return (await audit()).tail(n);
     },
     async planRepair(ctx) {
-      if (ctx.kind !== 'pad-channel') throw new PlanNotAvailableError(ctx.kind, PLANNABLE_KINDS);
-      const channel = ctx.args['channel'];
-      if (typeof channel !== 'string' || channel === '') {
-        throw new NotFoundError(
-          'pad-channel needs channel=<channel>: `/fabric repair pad-channel <channel>`',
-        );
-      }
-      const { diagnose } = await import('../src/ops/diagnose.js');
-      const { planPadChannel } = await import('../src/repairs/pad-channel.js');
-      const { snapshot } = await diagnose({
+      const [{ REPAIR_KINDS }, { planRepairFromArgs }] = await Promise.all([
+        import('../src/repairs/registry.js'),
+        import('../src/ops/repair-run.js'),
+      ]);
+      if (!REPAIR_KINDS.has(ctx.kind)) throw new PlanNotAvailableError(ctx.kind, [...REPAIR_KINDS.keys()]);
+      return planRepairFromArgs({
         inventory: ctx.inventory,
         cluster: ctx.cluster,
         env: ctx.env,
-        channel,
+        kind: ctx.kind,
+        args: ctx.args,
       });
-      const ordererContainers: Record<string, string> = {};
-      for (const o of ctx.cluster.config.orderers)
-        if (o.container?.name) ordererContainers[o.name] = o.container.name;
-      return planPadChannel(snapshot, ctx.cluster.name, channel, {
-        padMaxMessages: ctx.cluster.config.repairs.padMaxMessages,
-        ordererContainers,
-      });
+    },
+    async verifyRepair(ctx) {
+      const { verifyRepairPlan } = await import('../src/ops/repair-run.js');
+      return verifyRepairPlan({ inventory: ctx.inventory, cluster: ctx.cluster, env: ctx.env, plan: ctx.plan });
     },
     async audit(entry) {
       await (await audit()).append(entry);

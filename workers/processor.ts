@@ -9,7 +9,7 @@
  * attempt: the user is told (ephemeral, through the response_url) and the job fails with UnrecoverableError.
  */
 import { hostname } from 'node:os';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { selectCluster, type Inventory } from '../src/config/index.js';
 import { describeError, isRetryable, OpsError } from '../src/errors/index.js';
@@ -22,7 +22,22 @@ import {
   type JobResult,
   type Requester,
 } from '../src/queue/index.js';
+import type { Approvals as ApprovalStore } from '../src/approvals/index.js';
+import { FINAL_STATUSES, runRequest } from '../src/ops/repair-run.js';
+import type { RepairExecutor } from '../src/repairs/executor.js';
 import type { Approvals, ProposeResult } from '../src/slack/approvals.js';
+import {
+  claimTold,
+  decidedPlanMessage,
+  getThread,
+  noticeLine,
+  noticeMessage,
+  releaseTold,
+  resultMessage,
+  saveThread,
+  startMessage,
+  type RepairThread,
+} from '../src/slack/repairs.js';
 import {
   auditBlocks,
   changesBlocks,
@@ -47,6 +62,9 @@ export const DEFAULT_TIMEOUTS_MS: Readonly<Record<JobKind, number>> = {
   audit: 15_000,
   'repair-plan': 120_000,
   'scheduled-check': 240_000,
+  /** None: a repair runs its steps to the end (each step has its own limits); a worker going away stops it. */
+  'repair-execute': 0,
+  'repair-notice': 30_000,
 };
 
 export class JobTimeoutError extends OpsError {
@@ -71,6 +89,20 @@ export interface ProcessorDeps {
   logger: Logger;
   /** Shown in audit entries: "worker:<host>-<pid>". */
   workerId?: string;
+  /** Approved repairs (`repair-execute`, `repair-notice`); without it such jobs fail with a clear reason. */
+  repairs?: RepairDeps;
+}
+
+export interface RepairDeps {
+  /** The approval store (src/approvals). */
+  store: ApprovalStore;
+  /** The executor of a cluster (its step handlers). */
+  executorFor(cluster: string): Promise<RepairExecutor>;
+  /**
+   * When the request is being run elsewhere, or this worker is going away mid-repair: try again after this long
+   * (longer than the executor's lock, so that an abandoned lock has lapsed). Not counted as an attempt.
+   */
+  retryDelayMs: number;
 }
 
 export type JobProcessor = (
@@ -184,7 +216,59 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     return `${r ? `asked by <@${r.userId}> · ` : ''}job \`${job.id ?? '?'}\``;
   };
 
-  async function run(job: Job<JobData, JobResult>, signal: AbortSignal): Promise<JobResult> {
+  function repairsOrFail(): RepairDeps {
+    if (!deps.repairs) {
+      throw new UnrecoverableError(
+        'this worker has no approval store: start it with `fabric-opsbot worker` (repairs are not wired here)',
+      );
+    }
+    return deps.repairs;
+  }
+
+  /** Post in the plan's thread once per `what` (a retry, another worker or the CLI may get here too). */
+  async function tellThread(
+    requestId: string,
+    what: string,
+    thread: RepairThread | null,
+    message: SlackMessage,
+  ): Promise<JobResult['posted']> {
+    if (thread?.ts === undefined) return null; // asked from the CLI, or the bot cannot post in that channel
+    if (!(await claimTold(deps.redis, deps.prefix, requestId, what))) return null;
+    try {
+      const msg = guard(message);
+      const p = await slack.post({
+        channel: thread.channel,
+        thread_ts: thread.ts,
+        text: msg.text,
+        ...(msg.blocks.length ? { blocks: msg.blocks } : {}),
+      });
+      return { channel: p.channel, ts: p.ts };
+    } catch (err) {
+      await releaseTold(deps.redis, deps.prefix, requestId, what).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async function auditWorker(
+    what: string,
+    cluster: string,
+    jobId: string,
+    outcome: string,
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    if (!ops.audit) return;
+    try {
+      await ops.audit({ who: workerId, what, cluster, where: workerId, jobId, outcome, details });
+    } catch (err) {
+      logger.warn({ err: describeError(err) }, 'audit append failed');
+    }
+  }
+
+  async function run(
+    job: Job<JobData, JobResult>,
+    signal: AbortSignal,
+    token: string | undefined,
+  ): Promise<JobResult> {
     const data = job.data;
     const cluster = selectCluster(inventory, data.cluster);
     const ctx = { inventory, cluster, env: deps.env, signal };
@@ -256,7 +340,95 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
           ...(note !== undefined ? { note } : {}),
         });
         const posted = await deliver(r, msg);
-        return { ...base, posted, ...(plan.refusal !== null ? { note: `refused: ${plan.refusal}` } : {}) };
+        if ('requestId' in proposal && deps.approvals.propose && posted !== null) {
+          // Everything about the request (decisions, the result) goes in this message's thread.
+          await saveThread(deps.redis, deps.prefix, proposal.requestId, {
+            channel: 'channel' in posted ? posted.channel : r.channelId,
+            ...('ts' in posted ? { ts: posted.ts } : {}),
+            requester: r.userId,
+          });
+        }
+        return {
+          ...base,
+          posted,
+          ...(plan.refusal !== null ? { note: `refused: ${plan.refusal}` } : {}),
+          ...('requestId' in proposal ? { requestId: proposal.requestId } : {}),
+        };
+      }
+      case 'repair-execute': {
+        const { store, executorFor, retryDelayMs } = repairsOrFail();
+        const id = data.requestId;
+        const thread = await getThread(deps.redis, deps.prefix, id);
+        const before = await store.get(id);
+        const { request, result } = await runRequest({
+          approvals: store,
+          executorFor,
+          inventory,
+          requestId: id,
+          signal,
+          ops: {
+            replan: (req, c) =>
+              ops.planRepair({
+                inventory,
+                cluster: c,
+                env: deps.env,
+                signal,
+                kind: req.kind,
+                args: req.plan.args,
+              }),
+            verify: (_req, c, plan, sig) =>
+              ops.verifyRepair({ inventory, cluster: c, env: deps.env, signal: sig, plan }),
+          },
+          onStep: async (e) => {
+            if (before === null || (e.phase !== 'start' && e.phase !== 'skip')) return;
+            await tellThread(id, 'start', thread, startMessage(before, workerId)).catch((err: unknown) =>
+              logger.warn({ err: describeError(err), id }, 'could not post the start of a repair'),
+            );
+          },
+        });
+        if (!FINAL_STATUSES.has(result.status)) {
+          // Held by another process (the CLI's `repair run`, a worker that stalled), or this worker is going
+          // away: try again later; the executor resumes or returns the recorded result.
+          logger.info({ id, status: result.status, message: result.message }, 'repair not finished here; later');
+          if (token === undefined) throw new Error(`${result.status}: ${result.message}`);
+          await job.moveToDelayed(Date.now() + retryDelayMs, token);
+          throw new DelayedError();
+        }
+        const posted =
+          request !== null
+            ? await tellThread(id, 'result', thread, resultMessage(request, result))
+            : null;
+        logger.info({ id, status: result.status, message: result.message }, 'repair ended');
+        return { ...base, posted, note: `${result.status}: ${result.message}`, requestId: id };
+      }
+      case 'repair-notice': {
+        const { store } = repairsOrFail();
+        const id = data.requestId;
+        const request = await store.get(id);
+        if (request === null) return { ...base, posted: null, note: `no request ${id}` };
+        const thread = await getThread(deps.redis, deps.prefix, id);
+        const n = {
+          ...(data.who !== undefined ? { who: data.who } : {}),
+          ...(data.where !== undefined ? { where: data.where } : {}),
+          ...(data.message !== undefined ? { message: data.message } : {}),
+        };
+        const what = `notice-${data.event}${data.event === 'recorded' ? `-${job.id ?? ''}` : ''}`;
+        const posted = await tellThread(id, what, thread, noticeMessage(request, data.event, n));
+        if (posted !== null && data.event !== 'recorded' && thread?.ts !== undefined) {
+          // Decided: the plan's buttons go (a press after this would be refused anyway).
+          const m = guard(decidedPlanMessage(request, noticeLine(request, data.event, n)));
+          await slack
+            .update({ channel: thread.channel, ts: thread.ts, text: m.text, blocks: m.blocks })
+            .catch((err: unknown) =>
+              logger.warn({ err: describeError(err), id }, 'could not take the buttons off the plan'),
+            );
+        }
+        return {
+          ...base,
+          posted,
+          requestId: id,
+          ...(posted === null ? { note: thread ? 'already told' : 'no Slack thread' } : {}),
+        };
       }
       case 'scheduled-check': {
         const res = await abortable(ops.diagnose(ctx), signal);
@@ -277,28 +449,52 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     }
   }
 
-  return async function processJob(job, _token, workerSignal) {
+  /** A repair job that cannot go on: said in the plan's thread and audited, like any other end. */
+  async function repairJobFailed(job: Job<JobData, JobResult>, why: string): Promise<void> {
+    const data = job.data;
+    if (data.kind !== 'repair-execute' && data.kind !== 'repair-notice') return;
+    await auditWorker(data.kind === 'repair-execute' ? 'result' : 'notice', data.cluster, data.requestId, 'error', {
+      job: job.id,
+      error: why,
+    });
+    if (data.kind !== 'repair-execute') return;
+    try {
+      const thread = await getThread(deps.redis, deps.prefix, data.requestId);
+      await tellThread(data.requestId, 'result', thread, {
+        text: `:x: Repair request ${data.requestId} could not be run: ${why}`,
+        blocks: [],
+      });
+    } catch (err) {
+      logger.warn({ err: describeError(err) }, 'could not tell the thread');
+    }
+  }
+
+  return async function processJob(job, token, workerSignal) {
     const kind = job.data.kind;
     const ms = timeoutOf(kind);
     const ctl = new AbortController();
-    const timer = setTimeout(
-      () =>
-        ctl.abort(
-          new JobTimeoutError(
-            `timed out after ${Math.round(ms / 1000)} s: the cluster did not answer in time`,
-          ),
-        ),
-      ms,
-    );
+    const timer =
+      ms > 0
+        ? setTimeout(
+            () =>
+              ctl.abort(
+                new JobTimeoutError(
+                  `timed out after ${Math.round(ms / 1000)} s: the cluster did not answer in time`,
+                ),
+              ),
+            ms,
+          )
+        : undefined;
     const onCancel = () =>
       ctl.abort(new JobCancelledError('cancelled (the worker is shutting down or the job was cancelled)'));
     workerSignal?.addEventListener('abort', onCancel, { once: true });
     try {
-      const result = await run(job, ctl.signal);
+      const result = await run(job, ctl.signal, token);
       await audit(job, result.note ? `note:${result.note}` : 'ok', { exitCode: result.exitCode });
       logger.info({ jobId: job.id, kind, cluster: job.data.cluster, exitCode: result.exitCode }, 'job done');
       return result;
     } catch (err) {
+      if (err instanceof DelayedError) throw err; // moved back to the queue on purpose
       const attempts = job.opts.attempts ?? 1;
       const last = job.attemptsMade + 1 >= attempts;
       if (isRetryable(err) && !last && !ctl.signal.aborted) {
@@ -317,6 +513,7 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
         );
         await audit(job, 'error', { error: why });
       }
+      await repairJobFailed(job, why);
       throw new UnrecoverableError(why);
     } finally {
       clearTimeout(timer);

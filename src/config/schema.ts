@@ -179,6 +179,21 @@ const slackSchema = z
   })
   .strict();
 
+/**
+ * Operators without Slack: the CLI's `repair request / approve / deny / run` act as the OS user ($USER), with the
+ * role given here (self-approval is refused as in Slack).
+ */
+const cliSchema = z
+  .object({
+    /** OS user name -> role. */
+    users: z
+      .record(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.@-]*$/, 'an OS user name like alice'), roleName)
+      .default({}),
+    /** Role of OS users not listed; "none" lets them do nothing with repairs. */
+    defaultRole: z.enum(['none', 'viewer', 'operator', 'approver']).default('none'),
+  })
+  .strict();
+
 export const inventorySchema = z
   .object({
     defaultCluster: z.string().optional(),
@@ -196,6 +211,7 @@ export const inventorySchema = z
       .strict()
       .default({ url: 'redis://127.0.0.1:6379', prefix: 'fabric-opsbot' }),
     slack: slackSchema.optional(),
+    cli: cliSchema.optional(),
     audit: z
       .object({
         maxEntries: z.number().int().positive().default(1_000_000),
@@ -227,4 +243,5 @@ export type SaslConfig = z.infer<typeof saslSchema>;
 export type ContainerRef = z.infer<typeof containerRef>;
 export type DockerEndpointConfig = z.infer<typeof dockerEndpoint>;
 export type SlackConfig = z.infer<typeof slackSchema>;
+export type CliConfig = z.infer<typeof cliSchema>;
 export type Role = z.infer<typeof roleName>;

@@ -47,6 +47,27 @@ export function actionJobId(a: ActionIdentity): string {
   return `act-${digest([a.teamId, a.userId, a.actionId, a.value, a.actionTs, a.triggerId])}`;
 }
 
+/**
+ * The job id of an approved request's execution: derived from the request id (rq-<base36>-<hex>), so however
+ * often it is enqueued (the approving call, the stranded-enqueue sweep, a CLI approval) there is one job.
+ */
+export function repairJobId(requestId: string): string {
+  return `repair-${requestId}`;
+}
+
+/** The request id back from a repair job id (null when it is not one). */
+export function requestIdOfJob(jobId: string): string | null {
+  return jobId.startsWith('repair-') ? jobId.slice('repair-'.length) : null;
+}
+
+/**
+ * The job id of a notice: one per request and event; approvals recorded on the way to two are told one by one
+ * (`n` = how many were recorded).
+ */
+export function noticeJobId(requestId: string, event: string, n?: number): string {
+  return `notice-${requestId}-${event}${n !== undefined ? `-${n}` : ''}`;
+}
+
 /** Id of a cluster's job scheduler (cluster names are [A-Za-z0-9_.-]: no ':'). */
 export function checkSchedulerId(cluster: string): string {
   return `check-${cluster}`;

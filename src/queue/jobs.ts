@@ -11,6 +11,8 @@ export const QUEUES = {
   commands: 'commands',
   /** Scheduled checks, one job scheduler per cluster. */
   checks: 'checks',
+  /** Approved repairs and the notices of their requests (approved, denied, expired) in the plan's thread. */
+  repairs: 'repairs',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -60,9 +62,40 @@ export interface RepairPlanJob extends JobBase {
 export interface ScheduledCheckJob extends JobBase {
   kind: 'scheduled-check';
 }
+/**
+ * Run an approved repair request (src/approvals). Queued once, by the approval store's `enqueue` callback of the
+ * call that completed the approval, with the job id `repairJobId(requestId)`: a second add (a retried enqueue,
+ * the stranded-enqueue sweep) is ignored by BullMQ, and the executor refuses to run a request twice anyway.
+ */
+export interface RepairExecuteJob extends JobBase {
+  kind: 'repair-execute';
+  requestId: string;
+}
+/** What happened to a request, for its plan's thread in Slack. */
+export type RepairEvent = 'recorded' | 'approved' | 'denied' | 'expired';
+/** Tell the plan's thread about a decision (and take the buttons off the plan once decided). */
+export interface RepairNoticeJob extends JobBase {
+  kind: 'repair-notice';
+  requestId: string;
+  event: RepairEvent;
+  /** Who decided (Slack user id or CLI user); absent for expiries. */
+  who?: string;
+  /** Where: "slack:C0123", "cli". */
+  where?: string;
+  /** The store's one line (e.g. "approval 1 of 2 recorded"). */
+  message?: string;
+}
 
 export type JobData =
-  StatusJob | DiagnoseJob | BrokersJob | WhatIfStopBrokerJob | AuditJob | RepairPlanJob | ScheduledCheckJob;
+  | StatusJob
+  | DiagnoseJob
+  | BrokersJob
+  | WhatIfStopBrokerJob
+  | AuditJob
+  | RepairPlanJob
+  | ScheduledCheckJob
+  | RepairExecuteJob
+  | RepairNoticeJob;
 export type JobKind = JobData['kind'];
 
 export const JOB_KINDS: readonly JobKind[] = [
@@ -73,6 +106,8 @@ export const JOB_KINDS: readonly JobKind[] = [
   'audit',
   'repair-plan',
   'scheduled-check',
+  'repair-execute',
+  'repair-notice',
 ];
 
 /** What a job returns (kept in Redis with the finished job: small). */
@@ -83,13 +118,17 @@ export interface JobResult {
   posted: { channel: string; ts: string } | { responseUrl: true } | null;
   exitCode?: number;
   findings?: { critical: number; warning: number; info: number };
-  /** One line when the job could not do what was asked (e.g. "plan kind not available"). */
+  /** One line when the job could not do what was asked (e.g. "plan kind not available"), or a repair's end. */
   note?: string;
+  /** The repair request the job proposed, ran or told about. */
+  requestId?: string;
 }
 
 /** The queue a job kind goes to. */
 export function queueFor(kind: JobKind): QueueName {
-  return kind === 'scheduled-check' ? QUEUES.checks : QUEUES.commands;
+  if (kind === 'scheduled-check') return QUEUES.checks;
+  if (kind === 'repair-execute' || kind === 'repair-notice') return QUEUES.repairs;
+  return QUEUES.commands;
 }
 
 const DAY_SECONDS = 86_400;
@@ -102,6 +141,17 @@ export function jobOptions(kind: JobKind): JobSchedulerTemplateOptions {
   if (kind === 'scheduled-check') {
     // The next run comes anyway: no retries.
     return { attempts: 1, removeOnComplete: { count: 200 }, removeOnFail: { count: 200 } };
+  }
+  if (kind === 'repair-execute') {
+    // Kept as long as the request (30 days), so that the same request id is never queued as a new job. Retries
+    // are for errors around the repair (Redis, Slack); the executor resumes where the last attempt stopped and
+    // never repeats a step that is not idempotent. A worker that goes away moves the job back (not an attempt).
+    return {
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 5000 },
+      removeOnComplete: { age: 30 * DAY_SECONDS, count: 100_000 },
+      removeOnFail: { age: 30 * DAY_SECONDS, count: 100_000 },
+    };
   }
   return {
     attempts: 3,
@@ -132,5 +182,9 @@ export function describeJob(data: JobData): string {
     }
     case 'scheduled-check':
       return `scheduled check of ${data.cluster}`;
+    case 'repair-execute':
+      return `repair request ${data.requestId} on ${data.cluster}`;
+    case 'repair-notice':
+      return `notice (${data.event}) of repair request ${data.requestId}`;
   }
 }

@@ -52,10 +52,10 @@ export function createProducer(opts: ProducerOptions): Producer {
     q.on('error', () => undefined); // connection errors surface on enqueue
     return q;
   };
-  const queues: Record<QueueName, Queue<JobData>> = {
-    [QUEUES.commands]: make(QUEUES.commands),
-    [QUEUES.checks]: make(QUEUES.checks),
-  };
+  const queues = Object.fromEntries(Object.values(QUEUES).map((name) => [name, make(name)])) as Record<
+    QueueName,
+    Queue<JobData>
+  >;
 
   return {
     queues,

@@ -7,6 +7,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { App, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import type { AuditLog } from '../audit/index.js';
 import { readSecrets, type Inventory } from '../config/index.js';
 import { ConfigError } from '../errors/index.js';
 import { createLogger, type Logger } from '../log.js';
@@ -23,6 +24,8 @@ export interface SlackBotOptions {
   producer: Pick<Producer, 'enqueue'>;
   /** The approval flow (default: approvalsNotWired). */
   approvals?: Approvals;
+  /** Where every command and button press is recorded (the inventory's audit log). */
+  audit?: Pick<AuditLog, 'append'>;
   /** Overrides the inventory's slack.mode. */
   mode?: SlackMode;
   /** HTTP mode: port (0 = any free port; default slack.port) and address (default all interfaces). */
@@ -127,6 +130,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     inventory: opts.inventory,
     producer: opts.producer,
     approvals: opts.approvals ?? approvalsNotWired,
+    ...(opts.audit ? { audit: opts.audit } : {}),
     logger,
   };
   registerListeners(app, deps);

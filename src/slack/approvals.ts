@@ -1,15 +1,17 @@
 /**
- * What the Slack side needs from the approval flow (src/approvals, src/repairs/executor.ts: another issue).
- * The bot's Approve/Deny buttons call `approve` / `deny`; the repair-plan worker calls `propose` to get the
- * request id it puts on those buttons. The team lead plugs the real implementation in (createSlackBot /
- * startWorkers `approvals` option); until then `approvalsNotWired` refuses politely and approves nothing.
+ * What the Slack side needs from the approval flow. The bot's Approve/Deny buttons call `approve` / `deny`; the
+ * repair-plan worker calls `propose` to get the request id it puts on those buttons. `slackApprovals(store)` is
+ * the real one (src/approvals: Redis, audit, TTLs, two approvers for dangerous kinds); `approvalsNotWired`
+ * refuses politely and approves nothing (a bot started without a store).
  *
  * The buttons have already checked the approver role when these are called; the implementation must still
  * refuse self-approval, expired or unknown requests, and say why in `message` (shown to the user as is).
  */
-import type { Approvals as ApprovalStore } from '../approvals/index.js';
+import type { Approvals as ApprovalStore, RepairRequest } from '../approvals/index.js';
+import { describeError } from '../errors/index.js';
+import type { Logger } from '../log.js';
 import type { RepairPlan } from '../model/index.js';
-import type { Requester } from '../queue/jobs.js';
+import type { RepairEvent, Requester } from '../queue/jobs.js';
 
 export interface ApprovalOutcome {
   ok: boolean;
@@ -32,8 +34,9 @@ export interface Approvals {
    * approved at all (the plan is then posted without buttons, with that reason).
    */
   propose?(input: ProposeInput): Promise<ProposeResult>;
-  approve(requestId: string, user: string): Promise<ApprovalOutcome>;
-  deny(requestId: string, user: string, reason: string): Promise<ApprovalOutcome>;
+  /** `where`: "slack:C0123" (the channel the button was pressed in). */
+  approve(requestId: string, user: string, where?: string): Promise<ApprovalOutcome>;
+  deny(requestId: string, user: string, reason: string, where?: string): Promise<ApprovalOutcome>;
 }
 
 export const approvalsNotWired: Approvals = {
@@ -51,11 +54,37 @@ export const approvalsNotWired: Approvals = {
   },
 };
 
+/** A decision to tell in the plan's thread (a `repair-notice` job; see src/queue/repairs.ts). */
+export interface RepairNotice {
+  request: RepairRequest;
+  event: RepairEvent;
+  who: string;
+  where: string;
+  message: string;
+}
+
+export interface SlackApprovalsOptions {
+  /** Tell the plan's thread (best effort: a failure is logged, the decision stands). */
+  notify?: (notice: RepairNotice) => Promise<void>;
+  logger?: Logger;
+}
+
 /**
  * The Slack side of src/approvals' Approvals (the approval store: Redis, audit, TTLs, two approvers for
- * dangerous kinds). `slackApprovals(approvalsFor(inventory, redis, auditLog, enqueue))`.
+ * dangerous kinds). `slackApprovals(repairApprovals(inventory, redis, auditLog, enqueue), { notify })`.
  */
-export function slackApprovals(store: Pick<ApprovalStore, 'requestRepair' | 'approve' | 'deny'>): Approvals {
+export function slackApprovals(
+  store: Pick<ApprovalStore, 'requestRepair' | 'approve' | 'deny'>,
+  opts: SlackApprovalsOptions = {},
+): Approvals {
+  const notify = async (n: RepairNotice) => {
+    if (!opts.notify) return;
+    try {
+      await opts.notify(n);
+    } catch (err) {
+      opts.logger?.warn({ err: describeError(err), id: n.request.id, event: n.event }, 'notice not queued');
+    }
+  };
   return {
     async propose({ plan, requester }) {
       const r = await store.requestRepair({
@@ -66,25 +95,26 @@ export function slackApprovals(store: Pick<ApprovalStore, 'requestRepair' | 'app
       });
       return r.ok ? { requestId: r.id } : { refused: r.message };
     },
-    async approve(requestId, user) {
-      const r = await store.approve(requestId, user, 'slack');
+    async approve(requestId, user, where = 'slack') {
+      const r = await store.approve(requestId, user, where);
       if (!r.ok) return { ok: false, message: r.message };
       if (r.status === 'recorded') {
-        return {
-          ok: true,
-          message: `approval ${r.approvals} of ${r.needed} recorded: another approver is needed`,
-        };
+        const message = `approval ${r.approvals} of ${r.needed} recorded: another approver is needed`;
+        await notify({ request: r.request, event: 'recorded', who: user, where, message });
+        return { ok: true, message };
       }
-      return r.enqueued
-        ? { ok: true, message: 'approved: the repair is queued and will re-check every precondition first' }
-        : {
-            ok: true,
-            message: `approved, but the repair could not be queued (${r.enqueueError ?? 'no executor'})`,
-          };
+      const message = r.enqueued
+        ? 'approved: the repair is queued and will re-check every precondition first'
+        : `approved, but the repair could not be queued (${r.enqueueError ?? 'no executor'}); it will be queued again by the next sweep`;
+      await notify({ request: r.request, event: 'approved', who: user, where, message });
+      return { ok: true, message };
     },
-    async deny(requestId, user, reason) {
-      const r = await store.deny(requestId, user, reason, 'slack');
-      return r.ok ? { ok: true, message: `request ${requestId} denied` } : { ok: false, message: r.message };
+    async deny(requestId, user, reason, where = 'slack') {
+      const r = await store.deny(requestId, user, reason, where);
+      if (!r.ok) return { ok: false, message: r.message };
+      const message = `request ${requestId} ${user === r.request.requester ? 'withdrawn' : 'denied'}`;
+      await notify({ request: r.request, event: 'denied', who: user, where, message });
+      return { ok: true, message };
     },
   };
 }

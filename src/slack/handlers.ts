@@ -11,6 +11,7 @@ import {
   type SelectedCluster,
 } from '../config/index.js';
 import { describeError, OpsError } from '../errors/index.js';
+import type { AuditLog } from '../audit/index.js';
 import type { Logger } from '../log.js';
 import {
   actionJobId,
@@ -31,6 +32,8 @@ export interface BotDeps {
   inventory: Inventory;
   producer: Pick<Producer, 'enqueue'>;
   approvals: Approvals;
+  /** Every command and button press is written here (who, what, cluster, where, outcome, job id). */
+  audit?: Pick<AuditLog, 'append'>;
   logger?: Logger;
   now?: () => Date;
 }
@@ -59,6 +62,10 @@ export interface CommandOutcome {
   reply: Reply;
   /** What was queued, when something was. */
   enqueued?: EnqueueResult;
+  /** For the audit log: "queued", "duplicate", "refused:role", "usage", "help", "error:queue"... */
+  outcome: string;
+  /** The cluster the command was for, once known. */
+  cluster?: string;
 }
 
 const ephemeral = (text: string): Reply => ({ response_type: 'ephemeral', text });
@@ -142,30 +149,38 @@ function queuedReply(what: string, r: EnqueueResult, where: string): Reply {
 export async function handleFabricCommand(deps: BotDeps, c: SlashCommandPayload): Promise<CommandOutcome> {
   const { inventory } = deps;
   const parsed = parseFabricText(c.text ?? '');
-  if (!parsed.ok) return { reply: ephemeral(`:warning: ${parsed.error}`) };
+  if (!parsed.ok) return { reply: ephemeral(`:warning: ${parsed.error}`), outcome: 'usage' };
   const role = roleOf(inventory, c.user_id);
   const cmd = parsed.command;
   if (cmd.sub === 'help') {
-    return { reply: ephemeral(helpText(role, Object.keys(inventory.clusters), inventory.defaultCluster)) };
+    return {
+      reply: ephemeral(helpText(role, Object.keys(inventory.clusters), inventory.defaultCluster)),
+      outcome: 'help',
+    };
   }
   const permission = permissionOf(cmd);
   if (permission && !allows(role, permission)) {
-    return { reply: ephemeral(refusal(role, permission, `\`/fabric ${cmd.sub}\``)) };
+    return {
+      reply: ephemeral(refusal(role, permission, `\`/fabric ${cmd.sub}\``)),
+      outcome: `refused:role:${role}`,
+    };
   }
   const cluster = pickCluster(inventory, parsed.cluster);
-  if ('error' in cluster) return { reply: ephemeral(`:warning: ${cluster.error}`) };
+  if ('error' in cluster) return { reply: ephemeral(`:warning: ${cluster.error}`), outcome: 'refused:cluster' };
   const allowed = channelAllowed(inventory, cluster.config, c.channel_id);
   if (allowed) {
     return {
       reply: ephemeral(
         `:no_entry: commands for cluster ${cluster.name} are taken only in ${allowed.map((id) => `<#${id}>`).join(', ')}`,
       ),
+      outcome: 'refused:channel',
+      cluster: cluster.name,
     };
   }
   const channel = cmd.sub === 'status' ? cmd.channel : cmd.sub === 'repair' ? cmd.args['channel'] : undefined;
   if (channel !== undefined) {
     const bad = unknownChannel(cluster.name, cluster.config, String(channel));
-    if (bad) return { reply: ephemeral(`:warning: ${bad}`) };
+    if (bad) return { reply: ephemeral(`:warning: ${bad}`), outcome: 'usage', cluster: cluster.name };
   }
   if (cmd.sub === 'whatif') {
     const ids = cluster.config.kafka.brokerIds;
@@ -174,6 +189,8 @@ export async function handleFabricCommand(deps: BotDeps, c: SlashCommandPayload)
         reply: ephemeral(
           `:warning: cluster ${cluster.name} has no broker ${cmd.brokerId} (brokers: ${ids.join(', ')})`,
         ),
+        outcome: 'usage',
+        cluster: cluster.name,
       };
     }
   }
@@ -196,7 +213,7 @@ export async function handleFabricCommand(deps: BotDeps, c: SlashCommandPayload)
   try {
     r = await deps.producer.enqueue(data, jobId);
   } catch (err) {
-    return { reply: queueFailure(err, deps.logger) };
+    return { reply: queueFailure(err, deps.logger), outcome: 'error:queue', cluster: cluster.name };
   }
   const where =
     cmd.sub === 'repair'
@@ -206,7 +223,12 @@ export async function handleFabricCommand(deps: BotDeps, c: SlashCommandPayload)
     { jobId: r.jobId, kind: data.kind, cluster: cluster.name, user: c.user_id, duplicate: r.duplicate },
     'queued',
   );
-  return { reply: queuedReply(describeJob(data), r, where), enqueued: r };
+  return {
+    reply: queuedReply(describeJob(data), r, where),
+    enqueued: r,
+    outcome: r.duplicate ? 'duplicate' : 'queued',
+    cluster: cluster.name,
+  };
 }
 
 // ------------------------------------------------------------------ buttons
@@ -229,6 +251,9 @@ export interface ButtonPress {
 export interface ActionOutcome {
   reply: Reply;
   enqueued?: EnqueueResult;
+  /** For the audit log: "queued", "approved", "refused:role", "refused:<why>"... */
+  outcome: string;
+  cluster?: string;
 }
 
 function parseRepairValue(value: string | undefined): RepairButtonValue | undefined {
@@ -258,14 +283,18 @@ function parseRepairValue(value: string | undefined): RepairButtonValue | undefi
 export async function handleRepairRequestButton(deps: BotDeps, p: ButtonPress): Promise<ActionOutcome> {
   const role = roleOf(deps.inventory, p.userId);
   if (!allows(role, 'request-repair'))
-    return { reply: ephemeral(refusal(role, 'request-repair', 'Requesting a repair')) };
+    return {
+      reply: ephemeral(refusal(role, 'request-repair', 'Requesting a repair')),
+      outcome: `refused:role:${role}`,
+    };
   const v = parseRepairValue(p.value);
   if (!v)
     return {
       reply: ephemeral(':warning: this button carries no valid repair (value is not {cluster, kind, args})'),
+      outcome: 'usage',
     };
   const cluster = pickCluster(deps.inventory, v.cluster);
-  if ('error' in cluster) return { reply: ephemeral(`:warning: ${cluster.error}`) };
+  if ('error' in cluster) return { reply: ephemeral(`:warning: ${cluster.error}`), outcome: 'refused:cluster' };
   if (p.channelId) {
     const allowed = channelAllowed(deps.inventory, cluster.config, p.channelId);
     if (allowed) {
@@ -273,11 +302,17 @@ export async function handleRepairRequestButton(deps: BotDeps, p: ButtonPress): 
         reply: ephemeral(
           `:no_entry: repairs for ${cluster.name} are taken only in ${allowed.map((id) => `<#${id}>`).join(', ')}`,
         ),
+        outcome: 'refused:channel',
+        cluster: cluster.name,
       };
     }
   }
   if (!p.channelId)
-    return { reply: ephemeral(':warning: this button is not in a channel: use `/fabric repair` instead') };
+    return {
+      reply: ephemeral(':warning: this button is not in a channel: use `/fabric repair` instead'),
+      outcome: 'usage',
+      cluster: cluster.name,
+    };
   const requester: Requester = {
     teamId: p.teamId ?? '',
     userId: p.userId,
@@ -310,9 +345,11 @@ export async function handleRepairRequestButton(deps: BotDeps, p: ButtonPress): 
         'The plan will be posted in this channel with Approve/Deny buttons.',
       ),
       enqueued: r,
+      outcome: r.duplicate ? 'duplicate' : 'queued',
+      cluster: cluster.name,
     };
   } catch (err) {
-    return { reply: queueFailure(err, deps.logger) };
+    return { reply: queueFailure(err, deps.logger), outcome: 'error:queue', cluster: cluster.name };
   }
 }
 
@@ -333,26 +370,32 @@ function decided(p: ButtonPress, line: string): Reply {
 async function decide(deps: BotDeps, p: ButtonPress, verb: 'approve' | 'deny'): Promise<ActionOutcome> {
   const role = roleOf(deps.inventory, p.userId);
   if (!allows(role, 'approve')) {
+    // A viewer's or operator's press changes nothing: not even the approval store is asked.
     return {
       reply: ephemeral(
         refusal(role, 'approve', verb === 'approve' ? 'Approving a repair' : 'Denying a repair'),
       ),
+      outcome: `refused:role:${role}`,
     };
   }
   const id = p.value ?? '';
   if (!/^[A-Za-z0-9_.-]{1,128}$/.test(id))
-    return { reply: ephemeral(':warning: this button carries no request id') };
+    return { reply: ephemeral(':warning: this button carries no request id'), outcome: 'usage' };
+  const where = p.channelId ? `slack:${p.channelId}` : 'slack';
   let outcome;
   try {
     outcome =
       verb === 'approve'
-        ? await deps.approvals.approve(id, p.userId)
-        : await deps.approvals.deny(id, p.userId, `denied in Slack by ${p.userId}`);
+        ? await deps.approvals.approve(id, p.userId, where)
+        : await deps.approvals.deny(id, p.userId, `denied in Slack by ${p.userId}`, where);
   } catch (err) {
     deps.logger?.warn({ err: describeError(err), id }, `${verb} failed`);
-    return { reply: ephemeral(`:warning: could not ${verb} request \`${id}\`: ${describeError(err)}`) };
+    return {
+      reply: ephemeral(`:warning: could not ${verb} request \`${id}\`: ${describeError(err)}`),
+      outcome: 'error',
+    };
   }
-  if (!outcome.ok) return { reply: ephemeral(`:no_entry: ${outcome.message}`) };
+  if (!outcome.ok) return { reply: ephemeral(`:no_entry: ${outcome.message}`), outcome: 'refused' };
   const icon = verb === 'approve' ? ':white_check_mark:' : ':x:';
   const when = (deps.now?.() ?? new Date()).toISOString();
   return {
@@ -360,6 +403,7 @@ async function decide(deps: BotDeps, p: ButtonPress, verb: 'approve' | 'deny'): 
       p,
       `${icon} ${verb === 'approve' ? 'Approved' : 'Denied'} by <@${p.userId}> at ${when}: ${outcome.message}`,
     ),
+    outcome: verb === 'approve' ? 'approved' : 'denied',
   };
 }
 
@@ -369,6 +413,45 @@ export function handleApproveButton(deps: BotDeps, p: ButtonPress): Promise<Acti
 
 export function handleDenyButton(deps: BotDeps, p: ButtonPress): Promise<ActionOutcome> {
   return decide(deps, p, 'deny');
+}
+
+// ------------------------------------------------------------------ audit
+
+/** Write a command to the audit log (best effort: a failure is logged, the answer was already sent). */
+export async function auditCommand(deps: BotDeps, c: SlashCommandPayload, out: CommandOutcome): Promise<void> {
+  if (!deps.audit) return;
+  try {
+    await deps.audit.append({
+      who: c.user_id,
+      what: 'command',
+      cluster: out.cluster ?? null,
+      where: `slack:${c.channel_id}`,
+      outcome: out.outcome,
+      jobId: out.enqueued?.jobId ?? null,
+      details: { text: `${c.command} ${c.text ?? ''}`.trim(), via: 'bot' },
+    });
+  } catch (err) {
+    deps.logger?.warn({ err: describeError(err) }, 'audit append failed (command)');
+  }
+}
+
+/** Write a button press to the audit log (best effort). */
+export async function auditPress(deps: BotDeps, p: ButtonPress, out: ActionOutcome): Promise<void> {
+  if (!deps.audit) return;
+  try {
+    const value = p.value ?? '';
+    await deps.audit.append({
+      who: p.userId,
+      what: 'button',
+      cluster: out.cluster ?? null,
+      where: p.channelId ? `slack:${p.channelId}` : 'slack',
+      outcome: out.outcome,
+      jobId: out.enqueued?.jobId ?? (/^rq-/.test(value) ? value : null),
+      details: { action: p.actionId, value: value.slice(0, 500) },
+    });
+  } catch (err) {
+    deps.logger?.warn({ err: describeError(err) }, 'audit append failed (button)');
+  }
 }
 
 /** Which handler an action id goes to. */

@@ -61,8 +61,10 @@ export const SUBCOMMANDS: readonly SubcommandInfo[] = [
 export const REPAIR_POSITIONALS: Readonly<Record<string, readonly string[]>> = {
   'pad-channel': ['channel'],
   'drain-broker': ['broker'],
-  'restart-container': ['broker'],
-  'raise-replication': ['topic'],
+  /** A broker id, a container name or an orderer name. */
+  'restart-container': ['target'],
+  'start-container': ['target'],
+  'raise-replication': ['topic', 'rf'],
   'preferred-leader-election': ['topic', 'partition'],
   'set-topic-config': ['topic', 'key', 'value'],
 };

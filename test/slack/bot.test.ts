@@ -282,7 +282,7 @@ describe('buttons', () => {
       ],
     };
     const reply = await press(USERS.approver, ACTIONS.repairApprove, 'rq-9', plan);
-    expect(approvals.approve).toHaveBeenCalledWith('rq-9', USERS.approver);
+    expect(approvals.approve).toHaveBeenCalledWith('rq-9', USERS.approver, 'slack:COPS');
     expect(reply.replace_original).toBe(true);
     expect(JSON.stringify(reply.blocks)).not.toContain('"actions"');
     expect(JSON.stringify(reply.blocks)).toContain(`Approved by <@${USERS.approver}>`);
@@ -291,6 +291,7 @@ describe('buttons', () => {
       'rq-9',
       USERS.approver2,
       expect.stringContaining('denied in Slack'),
+      'slack:COPS',
     );
     expect(denied.text).toMatch(/Denied by/);
   });
