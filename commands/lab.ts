@@ -48,6 +48,12 @@ function renderStatus(s: LabStatus): string {
     ...(s.redis
       ? [`  redis        127.0.0.1:${s.redis.port}  pid ${s.redis.pid ?? '-'}  ${state(s.redis.running)}`]
       : []),
+    // Fabric orderers (lab up --orderers N)
+    ...(s.orderers ?? []).map(
+      (o) =>
+        `  ${o.name}  127.0.0.1:${o.port}  operations ${o.operationsUrl}  pid ${o.pid ?? '-'}  ${state(o.running)}` +
+        `  channels ${o.channels.join(', ')}`,
+    ),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -80,6 +86,12 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option('--brokers <n>', 'number of Kafka brokers', wholeNumber('brokers'), 4)
     .option(
+      '--orderers <n>',
+      "real Hyperledger Fabric 2.5 orderers (Kafka consenter) that create the lab's channels; 0 stops them " +
+        '(default: as many as the lab has, else 0)',
+      wholeNumber('orderers'),
+    )
+    .option(
       '--port-offset <n>',
       `added to every default port (ZooKeeper ${DEFAULT_BASE_PORTS.zookeeper}, Kafka ${DEFAULT_BASE_PORTS.kafka}, Redis ${DEFAULT_BASE_PORTS.redis}, ...)`,
       wholeNumber('port offset'),
@@ -96,6 +108,7 @@ export function register(program: Command, ctx: CliContext): void {
           brokers: number;
           portOffset?: number;
           containers?: boolean;
+          orderers?: number;
         },
         cmd: Command,
       ) => {
@@ -108,6 +121,7 @@ export function register(program: Command, ctx: CliContext): void {
           zookeeperNodes: opts.zookeeperNodes,
           brokers: opts.brokers,
           ...(opts.containers ? { containers: true } : {}),
+          ...(opts.orderers !== undefined ? { orderers: opts.orderers } : {}),
           ...(offset !== undefined
             ? {
                 basePorts: Object.fromEntries(
