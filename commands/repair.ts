@@ -80,7 +80,11 @@ async function withFlow(
     }
     throw err;
   }
-  const producer = queue.createProducer({ connection: redis, prefix: inventory.redis.prefix, timeoutMs: 5000 });
+  const producer = queue.createProducer({
+    connection: redis,
+    prefix: inventory.redis.prefix,
+    timeoutMs: 5000,
+  });
   try {
     const audit = auditLogFor(redis, inventory, 0);
     const store = repairApprovals(inventory, redis, audit, queue.repairEnqueuer(producer));
@@ -179,7 +183,12 @@ export function register(program: Command, ctx: CliContext): void {
       const json = globalOptions(cmd).json;
       await withFlow(cmd, ctx, 'request', async (f) => {
         const plan = await planRepair({ inventory, cluster, env: ctx.io.env, kind, args });
-        const r = await f.store.requestRepair({ plan, requester: f.user, cluster: cluster.name, where: 'cli' });
+        const r = await f.store.requestRepair({
+          plan,
+          requester: f.user,
+          cluster: cluster.name,
+          where: 'cli',
+        });
         await f.record('command', r.ok ? 'requested' : `refused:${r.code}`, r.ok ? r.id : null, cluster.name);
         if (json) {
           ctx.io.out(
@@ -314,9 +323,8 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (id: string, opts: { lockTtlSeconds?: number }, cmd: Command) => {
       requestId(id);
       await withFlow(cmd, ctx, 'worker', async (f) => {
-        const { defaultRepairOps, executorFactory, renderRequest, runRequest } = await import(
-          '../src/ops/repair-run.js'
-        );
+        const { defaultRepairOps, executorFactory, renderRequest, runRequest } =
+          await import('../src/ops/repair-run.js');
         const json = globalOptions(cmd).json;
         const stop = new AbortController();
         const onSig = () => stop.abort();
@@ -339,7 +347,9 @@ export function register(program: Command, ctx: CliContext): void {
             signal: stop.signal,
             onStep: (e) => {
               if (json || e.phase === 'start') return;
-              ctx.io.err(`  ${e.phase === 'skip' ? 'skip' : e.phase} ${e.index + 1}. ${e.step.description}\n`);
+              ctx.io.err(
+                `  ${e.phase === 'skip' ? 'skip' : e.phase} ${e.index + 1}. ${e.step.description}\n`,
+              );
             },
           });
           await f.record('command', result.status, id, request?.cluster ?? null);
@@ -365,7 +375,8 @@ export function register(program: Command, ctx: CliContext): void {
     .description('after "needs-operator": mark the interrupted step done (it happened) or to be re-run')
     .argument('<id>', 'request id (rq-...)')
     .requiredOption('--step <n>', 'the step number the result named', (v) => {
-      if (!/^\d{1,4}$/.test(v) || Number(v) < 1) throw new UsageError(`--step must be a step number, not "${v}"`);
+      if (!/^\d{1,4}$/.test(v) || Number(v) < 1)
+        throw new UsageError(`--step must be a step number, not "${v}"`);
       return Number(v);
     })
     .option('--done', 'the step completed: skip it')

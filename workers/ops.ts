@@ -92,7 +92,12 @@ export function defaultOperations(redis: Redis, inventory: Inventory, log?: Audi
     },
     async verifyRepair(ctx) {
       const { verifyRepairPlan } = await import('../src/ops/repair-run.js');
-      return verifyRepairPlan({ inventory: ctx.inventory, cluster: ctx.cluster, env: ctx.env, plan: ctx.plan });
+      return verifyRepairPlan({
+        inventory: ctx.inventory,
+        cluster: ctx.cluster,
+        env: ctx.env,
+        plan: ctx.plan,
+      });
     },
     async audit(entry) {
       await (await audit()).append(entry);

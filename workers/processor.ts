@@ -389,15 +389,16 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
         if (!FINAL_STATUSES.has(result.status)) {
           // Held by another process (the CLI's `repair run`, a worker that stalled), or this worker is going
           // away: try again later; the executor resumes or returns the recorded result.
-          logger.info({ id, status: result.status, message: result.message }, 'repair not finished here; later');
+          logger.info(
+            { id, status: result.status, message: result.message },
+            'repair not finished here; later',
+          );
           if (token === undefined) throw new Error(`${result.status}: ${result.message}`);
           await job.moveToDelayed(Date.now() + retryDelayMs, token);
           throw new DelayedError();
         }
         const posted =
-          request !== null
-            ? await tellThread(id, 'result', thread, resultMessage(request, result))
-            : null;
+          request !== null ? await tellThread(id, 'result', thread, resultMessage(request, result)) : null;
         logger.info({ id, status: result.status, message: result.message }, 'repair ended');
         return { ...base, posted, note: `${result.status}: ${result.message}`, requestId: id };
       }
@@ -453,10 +454,16 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
   async function repairJobFailed(job: Job<JobData, JobResult>, why: string): Promise<void> {
     const data = job.data;
     if (data.kind !== 'repair-execute' && data.kind !== 'repair-notice') return;
-    await auditWorker(data.kind === 'repair-execute' ? 'result' : 'notice', data.cluster, data.requestId, 'error', {
-      job: job.id,
-      error: why,
-    });
+    await auditWorker(
+      data.kind === 'repair-execute' ? 'result' : 'notice',
+      data.cluster,
+      data.requestId,
+      'error',
+      {
+        job: job.id,
+        error: why,
+      },
+    );
     if (data.kind !== 'repair-execute') return;
     try {
       const thread = await getThread(deps.redis, deps.prefix, data.requestId);

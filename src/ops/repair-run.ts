@@ -99,7 +99,9 @@ export function positionalArgs(kind: string, args: Record<string, string | numbe
   const slots = SLOTS[kind];
   if (slots === undefined) {
     if (Object.keys(args).length === 0) return [];
-    throw new UsageError(`repair ${kind}: cannot map arguments ${Object.keys(args).join(', ')} to its parameters`);
+    throw new UsageError(
+      `repair ${kind}: cannot map arguments ${Object.keys(args).join(', ')} to its parameters`,
+    );
   }
   const used = new Set<string>();
   const out: string[] = [];
@@ -174,7 +176,9 @@ export function verifyHighWatermark(snapshot: ClusterSnapshot, plan: RepairPlan)
     return { ok: true, detail: `${plan.kind} has no end state to check beyond its steps' own checks` };
   }
   const where = `${produce.topic}/${produce.partition}`;
-  const o = snapshot.kafka?.offsets.find((p) => p.topic === produce.topic && p.partition === produce.partition);
+  const o = snapshot.kafka?.offsets.find(
+    (p) => p.topic === produce.topic && p.partition === produce.partition,
+  );
   if (o?.highWatermark === undefined) {
     return { ok: false, detail: `high watermark of ${where} unknown${o?.error ? `: ${o.error}` : ''}` };
   }

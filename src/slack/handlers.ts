@@ -166,7 +166,8 @@ export async function handleFabricCommand(deps: BotDeps, c: SlashCommandPayload)
     };
   }
   const cluster = pickCluster(inventory, parsed.cluster);
-  if ('error' in cluster) return { reply: ephemeral(`:warning: ${cluster.error}`), outcome: 'refused:cluster' };
+  if ('error' in cluster)
+    return { reply: ephemeral(`:warning: ${cluster.error}`), outcome: 'refused:cluster' };
   const allowed = channelAllowed(inventory, cluster.config, c.channel_id);
   if (allowed) {
     return {
@@ -294,7 +295,8 @@ export async function handleRepairRequestButton(deps: BotDeps, p: ButtonPress): 
       outcome: 'usage',
     };
   const cluster = pickCluster(deps.inventory, v.cluster);
-  if ('error' in cluster) return { reply: ephemeral(`:warning: ${cluster.error}`), outcome: 'refused:cluster' };
+  if ('error' in cluster)
+    return { reply: ephemeral(`:warning: ${cluster.error}`), outcome: 'refused:cluster' };
   if (p.channelId) {
     const allowed = channelAllowed(deps.inventory, cluster.config, p.channelId);
     if (allowed) {
@@ -418,7 +420,11 @@ export function handleDenyButton(deps: BotDeps, p: ButtonPress): Promise<ActionO
 // ------------------------------------------------------------------ audit
 
 /** Write a command to the audit log (best effort: a failure is logged, the answer was already sent). */
-export async function auditCommand(deps: BotDeps, c: SlashCommandPayload, out: CommandOutcome): Promise<void> {
+export async function auditCommand(
+  deps: BotDeps,
+  c: SlashCommandPayload,
+  out: CommandOutcome,
+): Promise<void> {
   if (!deps.audit) return;
   try {
     await deps.audit.append({

@@ -4,18 +4,23 @@
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Approvals as ApprovalStore } from '../../src/approvals/index.js';
+import { auditLogFor, type AuditLog } from '../../src/audit/index.js';
 import { type Inventory } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
+import { repairApprovals } from '../../src/ops/repair-run.js';
 import {
   createProducer,
+  noticeEnqueuer,
   QUEUES,
+  repairEnqueuer,
   type JobData,
   type Producer,
   type QueueName,
 } from '../../src/queue/index.js';
 import { createRedis } from '../../src/redis.js';
 import { createSlackBot, type SlackBot } from '../../src/slack/app.js';
-import type { Approvals } from '../../src/slack/approvals.js';
+import { slackApprovals, type Approvals } from '../../src/slack/approvals.js';
 import { createSlackPoster } from '../../src/slack/poster.js';
 import { startWorkers, type RunningWorkers, type StartWorkersOptions } from '../../workers/index.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
@@ -42,6 +47,11 @@ export interface Harness {
   /** http://127.0.0.1:P/slack/events */
   eventsUrl: string;
   workers?: RunningWorkers;
+  /** With `repairs`: the bot's approval store and audit log (the workers have their own, as in production). */
+  store?: ApprovalStore;
+  audit?: AuditLog;
+  /** Close the workers (as a worker going away does) and start new ones with the same options (and `extra`). */
+  restartWorkers(extra?: Partial<Omit<StartWorkersOptions, 'inventory'>>): Promise<RunningWorkers>;
   /** Jobs in a queue, every state. */
   jobCount(queue?: QueueName): Promise<number>;
   queue(name: QueueName): Queue<JobData>;
@@ -54,6 +64,12 @@ export interface HarnessOptions {
   workers?: Omit<StartWorkersOptions, 'inventory'>;
   inventory?: (redisUrl: string) => Inventory;
   redis?: TestRedis;
+  /**
+   * The real approval flow, wired as commands/bot.ts and commands/worker.ts do: the bot's store (buttons) and the
+   * workers' store (execution, sweeps) on their own connections and audit logs. `ttlMinutes` overrides the
+   * inventory's approval TTL (fractions: tests of expiry).
+   */
+  repairs?: { ttlMinutes?: number };
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -67,6 +83,15 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   });
   await producerConnection.connect();
   const producer = createProducer({ connection: producerConnection, prefix: inventory.redis.prefix });
+  const overrides = opts.repairs?.ttlMinutes !== undefined ? { ttlMinutes: opts.repairs.ttlMinutes } : {};
+  let store: ApprovalStore | undefined;
+  let audit: AuditLog | undefined;
+  let approvals = opts.approvals;
+  if (opts.repairs) {
+    audit = auditLogFor(producerConnection, inventory);
+    store = repairApprovals(inventory, producerConnection, audit, repairEnqueuer(producer), overrides);
+    approvals ??= slackApprovals(store, { notify: noticeEnqueuer(producer), logger: testLogger });
+  }
   const bot = createSlackBot({
     inventory,
     env: ENV,
@@ -78,20 +103,27 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     botId: 'BBOT',
     botUserId: 'UBOT',
     logger: testLogger,
-    ...(opts.approvals ? { approvals: opts.approvals } : {}),
+    ...(approvals ? { approvals } : {}),
+    ...(audit ? { audit } : {}),
   });
   const { port } = await bot.start();
   let workers: RunningWorkers | undefined;
-  if (opts.workers) {
-    workers = await startWorkers({
+  const launch = (extra: Partial<Omit<StartWorkersOptions, 'inventory'>> = {}) =>
+    startWorkers({
       inventory,
       env: ENV,
       slack: createSlackPoster({ token: ENV.SLACK_BOT_TOKEN, apiUrl: recorder.apiUrl, retries: 0 }),
       syncSchedules: false,
       logger: testLogger,
+      ...(opts.repairs
+        ? {
+            approvalStore: (d) => repairApprovals(inventory, d.redis, d.audit, d.enqueue, overrides),
+          }
+        : {}),
       ...opts.workers,
+      ...extra,
     });
-  }
+  if (opts.workers) workers = await launch();
   const queues = new Map<QueueName, Queue<JobData>>();
   const queue = (name: QueueName) => {
     let q = queues.get(name);
@@ -109,7 +141,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     producerConnection,
     bot,
     eventsUrl: `http://127.0.0.1:${port}/slack/events`,
-    ...(workers ? { workers } : {}),
+    get workers() {
+      return workers;
+    },
+    ...(store ? { store } : {}),
+    ...(audit ? { audit } : {}),
+    async restartWorkers(extra = {}) {
+      await workers?.close();
+      workers = await launch(extra);
+      return workers;
+    },
     queue,
     async jobCount(name = QUEUES.commands) {
       const counts = await queue(name).getJobCounts();

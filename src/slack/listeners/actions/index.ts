@@ -42,7 +42,10 @@ export function register(app: App, deps: BotDeps): void {
             response_type: 'ephemeral',
             text: `:warning: internal error: ${describeError(err)}`,
           }).catch(() => undefined);
-          await auditPress(deps, press, { reply: { response_type: 'ephemeral', text: '' }, outcome: 'error' });
+          await auditPress(deps, press, {
+            reply: { response_type: 'ephemeral', text: '' },
+            outcome: 'error',
+          });
         }
       },
     );

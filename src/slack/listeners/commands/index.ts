@@ -18,7 +18,10 @@ export function register(app: App, deps: BotDeps): void {
     } catch (err) {
       deps.logger?.error({ err: describeError(err) }, '/fabric handler failed');
       await ack({ response_type: 'ephemeral', text: `:warning: internal error: ${describeError(err)}` });
-      await auditCommand(deps, command, { reply: { response_type: 'ephemeral', text: '' }, outcome: 'error' });
+      await auditCommand(deps, command, {
+        reply: { response_type: 'ephemeral', text: '' },
+        outcome: 'error',
+      });
     }
   });
 }
