@@ -223,7 +223,7 @@ export function checkMovable(
     offline.length === 0
       ? `${parts.length} partition(s), each with a live leader`
       : `${offline.length} offline (no live leader: nothing to copy from): ` +
-          partitionSample(offline.map((p) => ({ ...p }))) +
+          partitionSample(offline) +
           '; bring their replicas back first',
   );
   const deadStaying = parts
@@ -275,10 +275,15 @@ export function assignmentMap(moves: readonly Move[]): Record<string, number[]> 
   return Object.fromEntries(moves.map((m) => [tp(m), [...m.replicas]]));
 }
 
-function rollbackText(moves: readonly Move[], what: string): string {
+/** The replicas before the move, by partition (kept in the plan for a rollback). */
+export function previousMap(moves: readonly Move[]): Record<string, number[]> {
+  return Object.fromEntries(moves.map((m) => [tp(m), [...m.from]]));
+}
+
+export function rollbackText(moves: readonly Move[], what: string): string {
   const shown = moves.slice(0, 10).map((m) => `${tp(m)} ${idList(m.from)}`);
   const more =
-    moves.length > 10 ? ` and ${moves.length - 10} more (the plan in the audit log lists them)` : '';
+    moves.length > 10 ? ` and ${moves.length - 10} more (all in the plan's expected.previous)` : '';
   return (
     `${what} To undo, reassign the partitions back to their previous replicas: ${shown.join(', ')}${more}. ` +
     'If the reassignment is stuck, it cannot be cancelled on Kafka before 2.4 (/admin/reassign_partitions ' +
@@ -395,7 +400,13 @@ export function planDrainBroker(
     steps,
     expected:
       refusal === null
-        ? { broker, replicasOnBroker: 0, stopBrokerSafe: true, assignment: assignmentMap(moves) }
+        ? {
+            broker,
+            replicasOnBroker: 0,
+            stopBrokerSafe: true,
+            assignment: assignmentMap(moves),
+            previous: previousMap(moves),
+          }
         : {},
     rollback: rollbackText(
       moves,
@@ -429,8 +440,9 @@ export function verifyDrainBroker(snapshot: ClusterSnapshot, plan: RepairPlan): 
     // The broker is known nowhere any more: stopping it changes nothing.
   }
   const expected = (plan.expected.assignment ?? {}) as Record<string, number[]>;
+  const byKey = new Map(view.partitions.map((p) => [tp(p), p]));
   const differ = Object.entries(expected).filter(([key, replicas]) => {
-    const p = view.partitions.find((x) => tp(x) === key);
+    const p = byKey.get(key);
     return p !== undefined && p.replicas.join(',') !== replicas.join(',');
   });
   const note =

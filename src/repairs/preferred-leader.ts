@@ -120,8 +120,9 @@ export function verifyPreferredLeader(snapshot: ClusterSnapshot, plan: RepairPla
   if (view === null) return { ok: false, detail: 'ZooKeeper could not be read: leaders unknown' };
   const leaders = (plan.expected.leaders ?? {}) as Record<string, number>;
   const bad: string[] = [];
+  const byKey = new Map(view.partitions.map((p) => [tp(p), p]));
   for (const key of Object.keys(leaders)) {
-    const p = view.partitions.find((x) => tp(x) === key);
+    const p = byKey.get(key);
     if (!p) bad.push(`${key} no longer exists`);
     else if (p.leader !== p.replicas[0])
       bad.push(`${key} is led by ${p.leader}, not its preferred replica ${p.replicas[0]}`);

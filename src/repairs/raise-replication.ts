@@ -14,8 +14,10 @@ import {
   chooseNewReplicas,
   partitionSample,
   placementView,
+  previousMap,
   reassignPath,
   reassignSteps,
+  rollbackText,
   tp,
   type Move,
   type Verification,
@@ -115,15 +117,11 @@ export function planRaiseReplication(
       refusal === null
         ? reassignSteps(moves, opts.throttleBytes, opts.waitMs ? { waitMs: opts.waitMs } : {})
         : [],
-    expected: refusal === null ? { topic, replicationFactor: rf, assignment: assignmentMap(moves) } : {},
-    rollback:
-      'Adding replicas changes no data. To undo, reassign the partitions back to their previous replicas: ' +
-      moves
-        .slice(0, 10)
-        .map((m) => `${tp(m)} [${m.from.join(',')}]`)
-        .join(', ') +
-      (moves.length > 10 ? ` and ${moves.length - 10} more` : '') +
-      ' (the extra copies are then deleted).',
+    expected:
+      refusal === null
+        ? { topic, replicationFactor: rf, assignment: assignmentMap(moves), previous: previousMap(moves) }
+        : {},
+    rollback: rollbackText(moves, 'Adding replicas changes no data; undoing it deletes the extra copies.'),
     refusal,
   };
 }

@@ -26,7 +26,11 @@ describe('raise-replication planner', () => {
       topic: 'solo',
       replicationFactor: 3,
       assignment: { 'solo/0': [3, 1, 2], 'solo/1': [4, 1, 2] },
+      previous: { 'solo/0': [3], 'solo/1': [4] },
     });
+    expect(plan.rollback).toMatch(
+      /deletes the extra copies. To undo, reassign .*solo\/0 \[3\], solo\/1 \[4\]/,
+    );
     expect(diffPlans(plan, planRaiseReplication(structuredClone(s), 'lab', 'solo', 3, OPTS))).toEqual([]);
   });
 
