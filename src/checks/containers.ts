@@ -17,6 +17,9 @@ import type {
 } from '../model/index.js';
 import type { RepairSuggestion, Subject } from '../model/index.js';
 import { parseControllerConnectionLine } from '../docker/signatures.js';
+
+/** How long after a broker registers the controller may still fail to connect to it without that meaning much. */
+export const STARTUP_GRACE_MS = 15_000;
 import { andList, plural } from './words.js';
 
 /** Without an earlier restart count, a container that (re)started this recently with restarts counts as restarting. */
@@ -297,10 +300,16 @@ export function containerChecks(snapshot: ClusterSnapshot, _ctx: unknown = {}): 
     if (g) g.probes.push(p);
     else groups.set(k, { broker: p.brokerId, container: p.from, probes: [p] });
   }
-  // Seed 001's evidence in the controller's own log.
+  // Seed 001's evidence in the controller's own log. A broker registers in ZooKeeper a moment before its
+  // listener accepts, so the controller logs a few failed connections at every broker start: lines no later
+  // than that (or from a previous life of the broker) are not evidence; seed 001's failures go on and on.
+  const registeredAt = new Map((snapshot.zookeeper?.brokers ?? []).map((b) => [b.id, b.timestamp]));
   for (const m of snapshot.logs) {
     const parsed = parseControllerConnectionLine(m.line);
     if (!parsed || !alive(parsed.broker)) continue;
+    const since = registeredAt.get(parsed.broker);
+    const last = m.at !== undefined ? Date.parse(m.at) : NaN;
+    if (since !== undefined && Number.isFinite(last) && last <= since + STARTUP_GRACE_MS) continue;
     const container = m.container ?? m.origin;
     const k = `${parsed.broker}\u0000${container}`;
     const g = groups.get(k);

@@ -15,6 +15,8 @@ function snapshot(parts: {
   logs?: LogMatch[];
   registered?: number[] | null;
   controller?: number;
+  /** Registration time (ms) by broker id, as /brokers/ids/N's timestamp. */
+  registeredAt?: Record<number, number>;
 }): ClusterSnapshot {
   const registered = parts.registered === undefined ? [1, 2, 3] : parts.registered;
   return {
@@ -34,6 +36,7 @@ function snapshot(parts: {
               host: '127.0.0.1',
               port: 19090 + id,
               endpoints: [`PLAINTEXT://127.0.0.1:${19090 + id}`],
+              ...(parts.registeredAt?.[id] !== undefined ? { timestamp: parts.registeredAt[id] } : {}),
             })),
             partitions: [],
             topicConfigs: {},
@@ -257,6 +260,35 @@ describe('containerChecks: BROKER_UNREACHABLE from inside containers (seed 001)'
         snapshot({ containers, reachability: [probe(3, 'kafka1', false, 'refused')], registered: [1, 2] }),
       ),
     ).toEqual([]);
+  });
+
+  it('does not count the controller failing to connect while the broker was starting (or in an earlier life)', () => {
+    const line =
+      "[2026-11-21 09:59:58,001] WARN [Controller-1-to-broker-2-send-thread]: Controller 1's connection to broker 10.0.0.2:9092 (id: 2 rack: null) was unsuccessful (kafka.controller.RequestSendThread)";
+    const match = (at: string): LogMatch[] => [
+      {
+        origin: 'kafka1',
+        container: 'kafka1',
+        signature: 'kafka.controller.broker-connection-failed',
+        severity: 'critical',
+        line,
+        at,
+        count: 3,
+      },
+    ];
+    const registeredAt = { 2: Date.parse('2026-11-21T09:59:50.000Z') };
+    // Last failure 8 s after broker 2 registered: its listener was not open yet.
+    expect(
+      containerChecks(
+        snapshot({ containers, logs: match('2026-11-21T09:59:58.000Z'), controller: 1, registeredAt }),
+      ),
+    ).toEqual([]);
+    // Still failing 40 s after it registered: seed 001.
+    expect(
+      containerChecks(
+        snapshot({ containers, logs: match('2026-11-21T10:00:30.000Z'), controller: 1, registeredAt }),
+      ),
+    ).toHaveLength(1);
   });
 
   it("turns the controller's log line into a finding quoting the line and its time", () => {
