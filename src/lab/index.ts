@@ -77,6 +77,7 @@ export { kafkaToolCommand, runKafkaTool, toolClass, type KafkaTool } from './too
 // Fabric orderers in the lab (labUp with `orderers: N`).
 export {
   channelTip,
+  createLabChannel,
   ensureFabric,
   fabricBinDir,
   fabricCached,

@@ -230,6 +230,22 @@ export async function syncOrderers(
   log(`orderer channels ready after ${since()}`);
 }
 
+/**
+ * Creates `channel` on the lab's running orderers (a channel beyond the lab's `channels`, e.g. on a topic a
+ * test created first with its own settings) and waits until each has started its consenter. A channel that
+ * exists is left alone. Channels made this way are not re-created by labUp after removeOrderers.
+ */
+export function createLabChannel(lab: LabRef, channel: string): Promise<void> {
+  const workDir = resolveWorkDir(lab);
+  return withLabLock(workDir, async () => {
+    const o = labOptions(lab);
+    const f = readOrderers(workDir);
+    const active = f?.orderers.filter((s) => s.id <= o.orderers && ordererRunning(o, s)) ?? [];
+    if (!f || active.length === 0) throw new Error('the lab runs no orderers: labUp with orderers first');
+    await ensureChannel(o, f, active, channel, await ensureFabric(o), new Map());
+  });
+}
+
 /** labDown's hook: stops every orderer of the work folder. */
 export async function stopLabOrderers(workDir: string, graceMs = 10_000): Promise<void> {
   await stopAllOrderers({ workDir }, graceMs);

@@ -11,6 +11,7 @@
  */
 export {
   channelTip,
+  createLabChannel,
   labIdentities,
   labOrdererClient,
   labOrderers,
