@@ -122,7 +122,11 @@ async function notice(
   event: 'recorded' | 'approved' | 'denied',
   message: string,
 ): Promise<void> {
-  const { noticeEnqueuer } = await import('../src/queue/index.js');
+  const [{ noticeEnqueuer }, { getThread }] = await Promise.all([
+    import('../src/queue/index.js'),
+    import('../src/slack/repairs.js'),
+  ]);
+  if ((await getThread(f.redis, f.inventory.redis.prefix, request.id)) === null) return; // not asked in Slack
   await noticeEnqueuer(f.producer)({ request, event, who: f.user, where: 'cli', message }).catch(
     (err: unknown) =>
       ctx.io.err(`fabric-opsbot: warning: the Slack thread will not be told (${(err as Error).message})\n`),
