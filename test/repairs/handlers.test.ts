@@ -3,6 +3,8 @@
  * throttle bookkeeping, versioned config writes, the ZooKeeper reassignment path, the election, the wait
  * dispatch. The real brokers are in the *.lab.test.ts files.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { ClusterConfig } from '../../src/config/index.js';
 import type { RepairPlan, RepairStep } from '../../src/model/index.js';
@@ -413,5 +415,24 @@ describe('the wait step and the handler set', () => {
     ];
     expect(Object.keys(handlers).sort()).toEqual([...actions].sort());
     expect(actions.filter((a) => !handlers[a]!.idempotent)).toEqual(['restart-container']);
+  });
+});
+
+describe('loading', () => {
+  it("loads under Node's own ESM loader (kafkajs is CommonJS: a named value import that vitest accepts fails there)", () => {
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `await import('${root}src/repairs/handlers.ts'); await import('${root}src/repairs/registry.ts');`,
+      ],
+      { cwd: root, encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 });

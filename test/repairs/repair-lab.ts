@@ -8,6 +8,9 @@ import { Redis } from 'ioredis';
 import { AuditLog } from '../../src/audit/index.js';
 import { loadInventory, selectCluster, type ClusterConfig } from '../../src/config/index.js';
 import { gatherSnapshot } from '../../src/gather/index.js';
+import { dockerGatherer } from '../../src/docker/snapshot.js';
+import { afterZookeeper } from '../../src/gather/index.js';
+import { defaultExtraGatherers } from '../../src/ops/diagnose.js';
 import type { ClusterSnapshot, RepairPlan } from '../../src/model/index.js';
 import { RepairExecutor, type ExecutionResult } from '../../src/repairs/executor.js';
 import { defaultStepHandlers } from '../../src/repairs/handlers.js';
@@ -33,7 +36,18 @@ export interface RepairLab {
   close(): Promise<void>;
 }
 
-export function repairLab(inventoryFile: string, opts: { redisUrl?: string } = {}): RepairLab {
+export interface RepairLabOptions {
+  /** Redis for the executor (default: the inventory's). */
+  redisUrl?: string;
+  /**
+   * Read containers without probing endpoints from inside them. The probes are exec sessions whose conmon
+   * processes outlive them, and a lab in containers then cannot remove its podman storage on labDown (EBUSY on
+   * podman/root/overlay); restart planning does not use the probes.
+   */
+  noProbes?: boolean;
+}
+
+export function repairLab(inventoryFile: string, opts: RepairLabOptions = {}): RepairLab {
   const inv = loadInventory(inventoryFile);
   const cluster = selectCluster(inv, undefined);
   const config = cluster.config;
@@ -48,7 +62,11 @@ export function repairLab(inventoryFile: string, opts: { redisUrl?: string } = {
     workerId: 'repair-lab-test',
     lockTtlMs: 60_000,
   });
-  const snapshot = () => gatherSnapshot(cluster.name, config, { secrets });
+  // As `repair plan` gathers: with the orderer and (when the inventory has Docker) container gatherers.
+  const extraGatherers = opts.noProbes
+    ? [afterZookeeper(dockerGatherer({ probe: [], skipLogs: true }))]
+    : defaultExtraGatherers(config);
+  const snapshot = () => gatherSnapshot(cluster.name, config, { secrets, extraGatherers });
   const plan = async (kind: string, args: string[]) => {
     const k = repairKind(kind);
     return k.plan(await snapshot(), cluster.name, config, k.parseArgs(args));

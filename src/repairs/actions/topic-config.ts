@@ -6,11 +6,14 @@
  * Then it reads the value back (the ZooKeeper override and DescribeConfigs) until the brokers report it.
  * Idempotent: a key already set to the value is not sent again.
  */
-import { ConfigResourceTypes } from 'kafkajs';
+import kafkajs from 'kafkajs';
 import { API_ALTER_CONFIGS } from '../set-topic-config.js';
 import { idempotent, type StepHandler, type StepOutcome } from '../steps.js';
 import { allSupport, pause, secs, type RepairEnv } from './env.js';
 import { alterEntityConfig, readEntityConfig } from './zk.js';
+
+// kafkajs is CommonJS: Node's ESM loader does not see ConfigResourceTypes as a named export (vitest would).
+const { ConfigResourceTypes } = kafkajs;
 
 export const READ_BACK_MS = 15_000;
 
