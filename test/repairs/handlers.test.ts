@@ -11,6 +11,7 @@ import type { RepairPlan, RepairStep } from '../../src/model/index.js';
 import { electHandler } from '../../src/repairs/actions/elect.js';
 import type { BrokerApis, RepairEnv } from '../../src/repairs/actions/env.js';
 import { applyThrottle, reassignHandler, removeThrottle } from '../../src/repairs/actions/reassign.js';
+import { topicConfigHandler } from '../../src/repairs/actions/topic-config.js';
 import { waitHandler } from '../../src/repairs/actions/wait.js';
 import { alterEntityConfig } from '../../src/repairs/actions/zk.js';
 import { defaultStepHandlers } from '../../src/repairs/handlers.js';
@@ -380,6 +381,34 @@ describe('preferred-leader-election through ZooKeeper', () => {
     const r = await electHandler(envFor(zk), 50)(STEP, ctx(planOf([STEP])));
     expect(r.detail).toMatch(
       /exists: another preferred leader election has been running for 0\.1 s; not written/,
+    );
+  });
+});
+
+describe('set-topic-config on brokers without AlterConfigs (Kafka before 0.11)', () => {
+  it('writes /config/topics/<topic> with a notification, keeps the other overrides, reads back from ZooKeeper', async () => {
+    const zk = cluster();
+    const step: RepairStep & { action: 'set-topic-config' } = {
+      action: 'set-topic-config',
+      topic: 't',
+      configs: { 'unclean.leader.election.enable': 'false' },
+    };
+    const h = topicConfigHandler(
+      envFor(zk, { answered: [{ address: 'b:1', versions: { 3: [0, 2] } }], errors: [] }),
+    );
+    const r = await h(step, ctx(planOf([step])));
+    expect(r).toMatchObject({
+      ok: true,
+      detail:
+        'set unclean.leader.election.enable=false on t through ZooKeeper /config/topics/t with a change notification; read back from ZooKeeper',
+    });
+    expect(zk.cfg('/config/topics/t')).toEqual({
+      'min.insync.replicas': '2',
+      'unclean.leader.election.enable': 'false',
+    });
+    expect(zk.notifications()).toEqual(['topics/t']);
+    expect((await h(step, ctx(planOf([step])))).detail).toBe(
+      't already had unclean.leader.election.enable=false: nothing written',
     );
   });
 });

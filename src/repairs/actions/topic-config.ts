@@ -16,6 +16,7 @@ import { alterEntityConfig, readEntityConfig } from './zk.js';
 const { ConfigResourceTypes } = kafkajs;
 
 export const READ_BACK_MS = 15_000;
+const API_DESCRIBE_CONFIGS = 32;
 
 async function describeTopic(env: RepairEnv, topic: string, keys: string[]): Promise<Record<string, string>> {
   const admin = env.kafka().admin();
@@ -40,6 +41,8 @@ export function topicConfigHandler(
   return idempotent<'set-topic-config'>(async (step, ctx): Promise<StepOutcome> => {
     const apis = await env.apiVersions();
     const useApi = allSupport(apis, API_ALTER_CONFIGS);
+    // Kafka before 0.11 has neither AlterConfigs nor DescribeConfigs: read back from ZooKeeper only.
+    const canDescribe = allSupport(apis, API_DESCRIBE_CONFIGS);
     const keys = Object.keys(step.configs);
     const shown = Object.entries(step.configs)
       .map(([k, v]) => `${k}=${v}`)
@@ -93,7 +96,7 @@ export function topicConfigHandler(
       ctx.signal.throwIfAborted();
       try {
         zkNow = await env.withZk(async (zk) => (await readEntityConfig(zk, 'topics', step.topic)).config);
-        seen = await describeTopic(env, step.topic, keys);
+        seen = canDescribe ? await describeTopic(env, step.topic, keys) : zkNow;
         lastError = undefined;
         if (keys.every((k) => zkNow[k] === step.configs[k] && seen[k] === step.configs[k])) break;
       } catch (err) {
@@ -116,7 +119,7 @@ export function topicConfigHandler(
       detail:
         todo.length === 0
           ? `${step.topic} already had ${shown}: nothing written`
-          : `set ${shown} on ${step.topic} through ${path}; read back from ZooKeeper and the brokers` +
+          : `set ${shown} on ${step.topic} through ${path}; read back from ZooKeeper${canDescribe ? ' and the brokers' : ''}` +
             (lost.length > 0 ? `; but override(s) ${lost.join(', ')} changed meanwhile: check them` : ''),
       data: { path, before: Object.fromEntries(keys.map((k) => [k, before[k] ?? null])), written: todo },
     };
