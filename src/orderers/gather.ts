@@ -156,22 +156,25 @@ async function gatherOne(
       timeoutMs: opts.timeoutMs,
       ...(orderer.operationsTls ? { tls: orderer.operationsTls } : {}),
     };
+    // /healthz only when asked: on a Kafka orderer each probe posts a CONNECT message to every channel.
     const [metrics, health] = await Promise.allSettled([
       withTimeout(`${base}/metrics`, opts.timeoutMs + 500, opts.signal, (signal) =>
         fetchOrdererMetrics(base, { ...fetchOpts, signal }),
       ),
-      withTimeout(`${base}/healthz`, opts.timeoutMs + 500, opts.signal, (signal) =>
-        fetchOrdererHealth(base, { ...fetchOpts, signal }),
-      ),
+      orderer.probeHealthz
+        ? withTimeout(`${base}/healthz`, opts.timeoutMs + 500, opts.signal, (signal) =>
+            fetchOrdererHealth(base, { ...fetchOpts, signal }),
+          )
+        : Promise.resolve(null),
     ]);
-    if (health.status === 'fulfilled') {
+    if (health.status === 'rejected') {
+      out.health = { orderer: orderer.name, error: describeError(health.reason) };
+    } else if (health.value !== null) {
       out.health = {
         orderer: orderer.name,
         healthy: health.value.healthy,
         ...(health.value.failedChecks.length > 0 ? { failedChecks: health.value.failedChecks } : {}),
       };
-    } else {
-      out.health = { orderer: orderer.name, error: describeError(health.reason) };
     }
     if (metrics.status === 'rejected') {
       allError('metrics', describeError(metrics.reason));

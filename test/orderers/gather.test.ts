@@ -38,7 +38,9 @@ const routes: Record<string, [number, string]> = {
 let root = '';
 let base = '';
 let closedBase = '';
+const requested: string[] = [];
 const server = http.createServer((req, res) => {
+  requested.push(req.url ?? '');
   const r = routes[req.url ?? ''];
   res.writeHead(r ? r[0] : 404);
   res.end(r ? r[1] : 'not found');
@@ -73,10 +75,27 @@ afterAll(async () => {
 });
 
 function cfg(orderers: Partial<OrdererConfig>[]): Pick<ClusterConfig, 'orderers'> {
-  return { orderers: orderers.map((o) => ({ name: 'x', channels: ['pubchain'], ...o })) as OrdererConfig[] };
+  return {
+    orderers: orderers.map((o) => ({
+      name: 'x',
+      channels: ['pubchain'],
+      probeHealthz: true,
+      ...o,
+    })) as OrdererConfig[],
+  };
 }
 
 describe('gatherOrderers', () => {
+  it('does not ask /healthz unless told to: a Kafka orderer answers it by writing a CONNECT to every channel', async () => {
+    requested.length = 0;
+    const r = await gatherOrderers(cfg([{ name: 'o1', operationsUrl: `${base}/o1`, probeHealthz: false }]), {
+      timeoutMs: 2000,
+    });
+    expect(requested).toEqual(['/o1/metrics']);
+    expect(r.health).toEqual([]);
+    expect(r.positions[0]).toMatchObject({ source: 'metrics', lastOffsetPersisted: 20 });
+  });
+
   it('takes every source that answers and picks the best: metrics, then ledger, then log', async () => {
     const r = await gatherOrderers(
       cfg([
