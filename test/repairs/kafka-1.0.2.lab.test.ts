@@ -31,7 +31,9 @@ const offset = labPorts(shared).offset;
 describe.skipIf(shared.kafkaVersion === '1.0.2')('repairs on Kafka 1.0.2 (Fabric 1.4)', () => {
   const workDir = `${shared.workDir}-repairs-1.0.2`;
   const ref = { workDir };
-  const d = 31_000 + offset; // far from the shared lab's ports and from test/lab's 1.0.2 lab (30 000)
+  // Away from the shared labs (offsets up to ~2000) and below Linux's ephemeral ports (32768+), where an outgoing
+  // connection can hold the port a node wants to bind (seen: ZooKeeper "Address already in use").
+  const d = 10_000 + offset;
   const basePorts = {
     zookeeper: 12181 + d,
     zookeeperPeer: 12888 + d,

@@ -17,7 +17,9 @@ const shared = inject('lab');
 const workDir = `${shared?.workDir ?? join(repoRoot(), '.lab', 'test')}-repairs-containers`;
 const ref = { workDir };
 const runOffset = shared ? shared.options.basePorts.kafka - 19092 : 0;
-const d = 32_000 + runOffset; // away from the shared lab, the 1.0.2 labs (30 000, 31 000) and test/docker's (700)
+// Away from the shared labs, test/docker's container lab (700) and kafka-1.0.2.lab.test.ts (10 000), and below
+// Linux's ephemeral ports (32768+).
+const d = 10_200 + runOffset;
 const basePorts = {
   zookeeper: 12181 + d,
   zookeeperPeer: 12888 + d,
