@@ -216,16 +216,24 @@ export function register(program: Command, ctx: CliContext): void {
       'replicas per partition, e.g. "2" (RF 1 on broker 2) or "1,2,3:2,3,4"',
       assignment,
     )
-    .option('--config <key=value>', 'a topic config (repeatable)', keyValue)
+    .option(
+      '--topic-config <key=value>',
+      'a topic config (repeatable); not --config, the inventory option',
+      keyValue,
+    )
     .action(
       async (
         name: string,
-        opts: { assignment: number[][]; config?: Record<string, string> },
+        opts: { assignment: number[][]; topicConfig?: Record<string, string> },
         cmd: Command,
       ) => {
         await (
           await labLib()
-        ).createTopic(ref(cmd), { name, replicaAssignment: opts.assignment, configs: opts.config ?? {} });
+        ).createTopic(ref(cmd), {
+          name,
+          replicaAssignment: opts.assignment,
+          configs: opts.topicConfig ?? {},
+        });
       },
     );
   fault

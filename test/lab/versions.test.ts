@@ -45,7 +45,7 @@ describe.skipIf(shared.kafkaVersion === '1.0.2')('Kafka 1.0.2 (Fabric 1.4) on th
   const workDir = `${shared.workDir}-1.0.2`; // beside the shared lab: each test run has its own
   const ref = { workDir };
   // Far from the shared lab's ports (and shifted like them when the run uses a port offset).
-  const basePorts = shifted(30_000);
+  const basePorts = shifted(6_000); // below the ephemeral range (32768+), clear of the shared lab and orderers
 
   beforeAll(async () => {
     await labUp({ workDir, kafkaVersion: '1.0.2', basePorts, redis: false });
@@ -150,7 +150,7 @@ describe.skipIf(shared.kafkaVersion === '1.0.2')('Kafka 1.0.2 (Fabric 1.4) on th
 
 describe('the smallest lab: 1 standalone ZooKeeper, 1 broker, no Redis', () => {
   const workDir = `${shared.workDir}-small`;
-  const basePorts = shifted(35_000);
+  const basePorts = shifted(8_000); // below the ephemeral range, clear of the other labs
 
   afterAll(async () => {
     await labDown({ workDir, purge: true });
