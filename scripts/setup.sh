@@ -18,4 +18,11 @@ fi
 for v in ${FABRIC_OPSBOT_KAFKA_VERSIONS:-3.9.2 1.0.2}; do
   bash scripts/fetch-kafka.sh "$v" >/dev/null
 done
+# Fabric's orderer, configtxgen and cryptogen (2.5.9, the newest with the Kafka consenter) for the lab's real
+# orderers: built with the machine's Go through the module proxy, cached in .lab/fabric-2.5.9/bin.
+if command -v go >/dev/null 2>&1; then
+  bash scripts/build-fabric.sh >/dev/null
+else
+  echo "setup: no Go on this machine: the lab runs without Fabric orderers (their tests skip, saying why)" >&2
+fi
 echo "setup: ready"

@@ -48,11 +48,18 @@ export async function runDemo(io: DemoIo, opts: DemoOptions): Promise<number> {
   const step = (s: string) => io.out(`\n== ${s}\n`);
   const ref = { workDir: opts.workDir };
 
-  step('1. The lab: ZooKeeper x3, Kafka x4, Redis on 127.0.0.1 (real servers, official jars)');
+  // Three real Fabric orderers (Kafka consenter) when Fabric can be built here (Go): seed 003's shape.
+  const noFabric = lab.fabricUnbuildableReason();
+  const orderers = noFabric === null ? 3 : 0;
+  step(
+    `1. The lab: ZooKeeper x3, Kafka x4, Redis${orderers ? `, Fabric orderers x${orderers}` : ''} on 127.0.0.1 (real servers)`,
+  );
+  if (noFabric !== null) io.out(`   (no Fabric orderers: ${noFabric})\n`);
   const t0 = Date.now();
   const status = await lab.labUp({
     ...ref,
     ...(opts.kafkaVersion ? { kafkaVersion: opts.kafkaVersion } : {}),
+    ...(orderers ? { orderers } : {}),
     log: (l) => io.err(`   lab: ${l}\n`),
   });
   await lab.healLab(ref);
