@@ -5,11 +5,8 @@
  * the cluster, and the Block Kit report the worker posts (to a local recorder standing in for Slack's Web
  * API) is printed here. Then the lab heals and the same command shows the incident closing.
  */
-import { randomBytes } from 'node:crypto';
-import type { Inventory } from './config/index.js';
 import { loadInventory } from './config/index.js';
-import { createLogger } from './log.js';
-import { blocksToText as blocksToTextSync, mrkdwnToText } from './slack/blocks-text.js';
+import { blocksToText, mrkdwnToText } from './slack/blocks-text.js';
 
 export interface DemoIo {
   out(text: string): void;
@@ -23,27 +20,12 @@ export interface DemoOptions {
   down?: boolean;
 }
 
-const OPS_CHANNEL = 'C0FABRICOPS';
 const INCIDENT_CHANNEL = 'C0INCIDENTS';
-const OPERATOR = 'U0DEMOOPS';
 
 export async function runDemo(io: DemoIo, opts: DemoOptions): Promise<number> {
-  const [
-    lab,
-    { startSlackRecorder, postSlashCommand },
-    { createSlackBot },
-    { createProducer },
-    redisLib,
-    workers,
-    { blocksToText },
-  ] = await Promise.all([
+  const [lab, { startLocalSlack, LOCAL_CHANNEL }] = await Promise.all([
     import('./lab/index.js'),
-    import('./slack/local.js'),
-    import('./slack/app.js'),
-    import('./queue/index.js'),
-    import('./redis.js'),
-    import('../workers/index.js'),
-    import('./slack/blocks-text.js'),
+    import('./local-slack.js'),
   ]);
   const step = (s: string) => io.out(`\n== ${s}\n`);
   const ref = { workDir: opts.workDir };
@@ -67,72 +49,17 @@ export async function runDemo(io: DemoIo, opts: DemoOptions): Promise<number> {
     `   up in ${((Date.now() - t0) / 1000).toFixed(1)} s, Kafka ${status.kafkaVersion}; inventory ${status.inventory}\n`,
   );
 
-  const secret = randomBytes(16).toString('hex');
-  const env = { SLACK_BOT_TOKEN: 'xoxb-local-demo', SLACK_SIGNING_SECRET: secret };
-  const recorder = await startSlackRecorder();
-  const base = loadInventory(status.inventory);
-  const inventory: Inventory = {
-    ...base,
-    redis: { ...base.redis, prefix: `demo-${randomBytes(4).toString('hex')}` }, // a clean slate per run
-    slack: {
-      mode: 'http',
-      port: 0,
-      botTokenEnv: 'SLACK_BOT_TOKEN',
-      appTokenEnv: 'SLACK_APP_TOKEN',
-      signingSecretEnv: 'SLACK_SIGNING_SECRET',
-      apiUrl: recorder.apiUrl,
-      incidentChannel: INCIDENT_CHANNEL,
-      users: { [OPERATOR]: 'operator' },
-      defaultRole: 'none',
-      dangerousRepairs: [],
-    },
-  };
-  const logger = createLogger('demo', process.env.LOG_LEVEL ?? 'silent');
-  const connection = redisLib.createRedis(inventory.redis, {
-    flavour: 'request',
-    env,
-    connectionName: 'demo:bot',
-  });
-  await connection.connect();
-  const producer = createProducer({ connection, prefix: inventory.redis.prefix, ownsConnection: true });
-  const bot = createSlackBot({
-    inventory,
-    env,
-    producer,
-    mode: 'http',
-    port: 0,
-    host: '127.0.0.1',
-    apiUrl: recorder.apiUrl,
-    botId: 'BDEMO',
-    botUserId: 'UDEMO',
-    logger,
-  });
-  const started = await bot.start();
-  const running = await workers.startWorkers({ inventory, env, syncSchedules: false, logger });
-  const eventsUrl = `http://127.0.0.1:${started.port}/slack/events`;
+  const slack = await startLocalSlack(loadInventory(status.inventory), { incidentChannel: INCIDENT_CHANNEL });
+  const { recorder } = slack;
   io.out(
-    `   Slack app (Bolt, HTTP receiver) on ${eventsUrl}; a worker on BullMQ at ${redisLib.redisAddress(inventory.redis.url)}\n`,
+    `   Slack app (Bolt, HTTP receiver) on ${slack.eventsUrl}; a worker on BullMQ at ${slack.redisAddress}\n`,
   );
 
   const ask = async (text: string) => {
-    const sent = Date.now();
-    recorder.clear();
-    const res = await postSlashCommand(eventsUrl, secret, {
-      text,
-      user_id: OPERATOR,
-      channel_id: OPS_CHANNEL,
-      response_url: recorder.responseUrl(),
-    });
-    io.out(
-      `   /fabric ${text}  ->  HTTP ${res.status} in ${Math.round(res.ms)} ms: "${String((res.body as { text?: string }).text ?? '')}"\n`,
-    );
-    const post = await recorder.waitFor(
-      (c) => c.method === 'chat.postMessage' && c.args['channel'] === OPS_CHANNEL,
-      120_000,
-    );
-    io.out(`   report posted to ${OPS_CHANNEL} ${Date.now() - sent} ms after the command:\n\n`);
-    io.out(indent(blocksToText((post.args['blocks'] as never[]) ?? [])));
-    return sent;
+    const r = await slack.ask(text);
+    io.out(`   /fabric ${text}  ->  HTTP ${r.ackStatus} in ${Math.round(r.ackMs)} ms: "${r.ackText}"\n`);
+    io.out(`   report posted to ${LOCAL_CHANNEL} ${Math.round(r.totalMs)} ms after the command:\n\n`);
+    io.out(indent(blocksToText((r.post.args['blocks'] as never[]) ?? [])));
   };
 
   try {
@@ -162,16 +89,13 @@ export async function runDemo(io: DemoIo, opts: DemoOptions): Promise<number> {
 
     step('4. The brokers come back; the same question again');
     await lab.healLab(ref);
+    const mark = recorder.calls.length;
     await ask('status pubchain');
-    const closing = await settled(() => recorder.find(toIncidents));
+    const closing = await settled(() => recorder.calls.slice(mark).filter(toIncidents));
     for (const c of closing) io.out(`   incident channel, ${c.method}: ${mrkdwnLine(c.args['text'])}\n`);
   } finally {
     await lab.healLab(ref).catch(() => undefined);
-    await running.close();
-    await bot.stop();
-    await forgetRun(connection, inventory.redis.prefix).catch(() => undefined);
-    await producer.close();
-    await recorder.close();
+    await slack.close();
     if (opts.down) await lab.labDown(ref);
   }
   step(
@@ -200,20 +124,10 @@ async function settled<T>(read: () => T[], quietMs = 1500, maxMs = 15_000): Prom
   }
 }
 
-/** Delete this run's keys (queues, incidents, last results) from the lab's Redis. */
-async function forgetRun(redis: import('ioredis').Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-}
-
 /** A posted message as text: its blocks, else its text. */
 function messageText(args: Record<string, unknown>): string {
   const blocks = (args['blocks'] as never[] | undefined) ?? [];
-  const fromBlocks = blocks.length ? blocksToTextSync(blocks) : '';
+  const fromBlocks = blocks.length ? blocksToText(blocks) : '';
   return fromBlocks.trim() ? fromBlocks : `${mrkdwnToText(String(args['text'] ?? ''))}\n`;
 }
 
