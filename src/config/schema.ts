@@ -88,7 +88,7 @@ const ordererSchema = z
      * Also ask /healthz. Off by default: a Kafka orderer's health check posts a CONNECT message to every
      * channel, so each probe writes to Kafka (and nudges a stuck channel's offset).
      */
-    probeHealthz: z.boolean().default(false),
+    probeHealthz: z.boolean().optional(),
     /** FileLedger.Location, on this host or (with `container`) inside the container. */
     ledgerDir: z.string().optional(),
     /** Orderer log file on this host (when it does not run in a container). */

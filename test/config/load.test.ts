@@ -147,5 +147,6 @@ describe('the documented example inventory', () => {
     expect(Object.keys(prod.docker?.endpoints ?? {})).toEqual(['host1', 'host2']);
     expect(inv.slack?.users).toMatchObject({ U012ALICE: 'approver' });
     expect(inv.redis.passwordEnv).toBe('REDIS_PASSWORD');
+    expect(inv.cli?.users).toEqual({ alice: 'approver', bob: 'operator' });
   });
 });

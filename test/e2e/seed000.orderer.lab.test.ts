@@ -131,7 +131,6 @@ describe.skipIf(reason !== null)('seed 000 end to end with a real Fabric orderer
         operationsUrl: `http://127.0.0.1:${o.operationsPort}`,
         ledgerDir: ordererPaths(ref, 1).ledgerDir,
         logFile: ordererPaths(ref, 1).logFile,
-        probeHealthz: false,
       },
     ]);
     expect(labOrderers(ref)).toHaveLength(1);
