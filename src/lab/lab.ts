@@ -33,6 +33,8 @@ import {
   zkRunning,
 } from './runtime.js';
 import { readState, withLabLock, writeState, type LabState } from './state.js';
+import { waitFor } from './wait.js';
+import { brokerMetadata } from './wire.js';
 // Nodes as containers (labs started with `containers: true`): these forward to runtime.ts otherwise.
 import {
   containerInventory,
@@ -271,7 +273,29 @@ async function ensureChannelTopics(state: LabState): Promise<void> {
       configs: { 'min.insync.replicas': minIsr, 'unclean.leader.election.enable': false, 'retention.ms': -1 },
     });
   }
-  if (o.channels.length > 0) await waitTopicsHealthy(state, o.timeoutMs, o.channels);
+  if (o.channels.length > 0) {
+    await waitTopicsHealthy(state, o.timeoutMs, o.channels);
+    // ZooKeeper has the state before the controller has told every broker: wait until each broker answering
+    // at its real address knows the channel topics and their leader (clients ask brokers, not ZooKeeper).
+    const serving = state.brokers.filter((b) => b.advertisedOverride === null && brokerRunning(state, b.id));
+    await waitFor(
+      async () => {
+        for (const b of serving) {
+          const md = await brokerMetadata(b.port, o.channels).catch(() => null);
+          const ok = md?.topics.every(
+            (t) => t.errorCode === 0 && t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0),
+          );
+          if (!ok || md?.topics.length !== o.channels.length) return false;
+        }
+        return true;
+      },
+      {
+        timeoutMs: o.timeoutMs,
+        intervalMs: 200,
+        what: `every broker to know ${o.channels.join(', ')} and their leaders`,
+      },
+    );
+  }
 }
 
 /**

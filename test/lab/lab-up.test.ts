@@ -188,9 +188,18 @@ describe('the shared lab', () => {
     const brokerPid = state.brokers[1]!.pid!;
     process.kill(zkPid, 'SIGKILL');
     process.kill(brokerPid, 'SIGKILL');
-    await waitFor(() => !labStatus(ref).running, {
-      timeoutMs: 5000,
-      what: 'the lab to notice the dead processes',
+    // Both processes gone (a SIGKILLed JVM may hold its port for a moment), and the lab notices.
+    const gone = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    await waitFor(() => gone(zkPid) && gone(brokerPid) && !labStatus(ref).running, {
+      timeoutMs: 10_000,
+      what: 'the killed processes to be gone and the lab to notice',
     });
     const st = await labUp(ref);
     expect(st.running).toBe(true);
