@@ -44,7 +44,9 @@ async function main(): Promise<void> {
   try {
     await slack.ask('status pubchain'); // warm-up: first job, connections
     for (let i = 0; i < runs; i++) {
-      const r = await slack.ask('status pubchain');
+      // A channel per command: the poster keeps Slack's pace of one message per second per channel, which
+      // would otherwise be what this measures.
+      const r = await slack.ask('status pubchain', { channel: `C0BENCH${i}` });
       if (r.ackStatus !== 200) throw new Error(`ack ${r.ackStatus}`);
       acks.push(r.ackMs);
       totals.push(r.totalMs);
@@ -71,7 +73,7 @@ async function main(): Promise<void> {
     '# /fabric status pubchain: command to report, on the lab',
     '',
     `${result.date}, ${result.machine}, Node ${result.node}, Kafka ${result.kafka} (3 ZooKeeper, 4 brokers), ${orderers} Fabric orderer(s); ${runs} sequential commands after one warm-up.`,
-    'Ack: the HTTP answer Slack gets (its budget is 3000 ms). Report: from sending the command to the worker posting the Block Kit report.',
+    "Ack: the HTTP answer Slack gets (its budget is 3000 ms). Report: from sending the command to the worker posting the Block Kit report (each command in its own channel: in one channel the poster keeps Slack's pace of one message per second).",
     '',
     '| | p50 ms | p99 ms | max ms |',
     '|---|---:|---:|---:|',
