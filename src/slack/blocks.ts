@@ -7,6 +7,7 @@
  * offline / under min ISR / under-replicated come first, healthy ones are counted, not listed. The full table
  * is one `fabric-opsbot diagnose --json` away, and the message says so.
  */
+import { describeStep } from '../repairs/steps.js';
 import type { types } from '@slack/bolt';
 import {
   compareFindings,
@@ -584,28 +585,6 @@ export interface PlanBlocksOptions {
   buttons?: boolean;
   /** A line under the plan (e.g. why it cannot be approved). */
   note?: string;
-}
-
-function describeStep(s: RepairPlan['steps'][number]): string {
-  const opt = s.optional ? ' (optional)' : '';
-  switch (s.action) {
-    case 'produce':
-      return `produce ${s.count} × ${s.value} (key ${s.key}) to ${s.topic}/${s.partition}${opt}`;
-    case 'restart-container':
-    case 'start-container':
-    case 'stop-container':
-      return `${s.action.replace('-container', '')} container ${s.container}${opt}`;
-    case 'reassign-partitions':
-      return `reassign ${s.partitions.length} partition(s)${s.throttleBytes ? ` throttled to ${s.throttleBytes} B/s` : ''}${opt}`;
-    case 'preferred-leader-election':
-      return `preferred leader election for ${s.partitions.map((p) => `${p.topic}/${p.partition}`).join(', ')}${opt}`;
-    case 'set-topic-config':
-      return `set ${Object.entries(s.configs)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(', ')} on ${s.topic}${opt}`;
-    case 'wait':
-      return `wait for ${s.for} (up to ${Math.round(s.timeoutMs / 1000)} s)${opt}`;
-  }
 }
 
 /** A repair plan with Approve/Deny buttons (value = the request id). */

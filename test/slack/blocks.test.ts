@@ -187,7 +187,7 @@ describe('planBlocks', () => {
       [ACTIONS.repairApprove, 'rq-123'],
       [ACTIONS.repairDeny, 'rq-123'],
     ]);
-    expect(allText(msg.blocks)).toContain('produce 7 × 1a00');
+    expect(allText(msg.blocks)).toContain('produce 7 CONNECT messages to pubchain/0');
   });
 
   it('offers no buttons for a refused plan, and fits with thousands of steps', () => {
