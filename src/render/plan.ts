@@ -12,7 +12,12 @@ export function renderPlan(plan: RepairPlan): string {
   for (const p of plan.preconditions) lines.push(`  [${p.ok ? 'ok' : 'FAIL'}] ${p.check}: ${p.detail}`);
   lines.push('', 'steps:');
   if (plan.steps.length === 0) lines.push('  (none)');
-  plan.steps.forEach((s, i) => lines.push(`  ${i + 1}. ${describeStep(s)}`));
+  plan.steps.forEach((s, i) => {
+    lines.push(`  ${i + 1}. ${describeStep(s)}`);
+    // A dry run shows exactly what would be written.
+    if (s.action === 'produce')
+      lines.push(`     value ${s.value}, key "${s.key}", partition ${s.partition}, acks=all`);
+  });
   lines.push('', `expected: ${JSON.stringify(plan.expected)}`);
   if (plan.rollback) lines.push(`rollback: ${plan.rollback}`);
   lines.push('', plan.refusal === null ? 'verdict: may run after approval' : `REFUSED: ${plan.refusal}`);

@@ -198,7 +198,7 @@ describe('repair plans', () => {
       actions?.type === 'actions' ? actions.elements.map((e) => ('value' in e ? e.value : '')) : [];
     expect(values[0]).toMatch(/^rq-[0-9a-f]{24}$/);
     expect(values[0]).toBe(values[1]);
-    expect(textOf(post)).toContain('produce 8 × 1a00');
+    expect(textOf(post)).toContain('produce 8 CONNECT messages to pubchain/0');
   });
 
   it('says plainly when a plan kind is not available', async () => {
