@@ -4,26 +4,16 @@
  * Exit codes: 0 ok (verify: the chain is intact), 2 verify found a broken link, 3 Redis could not be reached
  * (or the inventory could not be read), 64 usage error.
  */
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { AuditLog, AuditRecord, VerifyResult } from '../src/audit/index.js';
 import { isStreamId } from '../src/audit/chain.js';
-import { globalOptions, type CliContext } from '../src/cli/context.js';
+import { cliUser, globalOptions, type CliContext } from '../src/cli/context.js';
+import { EXIT_NO_REDIS, withCliRedis } from '../src/cli/redis.js';
 import { configPath, loadInventory, type Inventory } from '../src/config/index.js';
 import { UsageError } from '../src/errors/index.js';
 
 export const EXIT_BROKEN = 2;
-export const EXIT_NO_REDIS = 3;
-
-function cliUser(ctx: CliContext): string {
-  const fromEnv = ctx.io.env.USER ?? ctx.io.env.LOGNAME;
-  if (fromEnv) return fromEnv;
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
-}
+export { EXIT_NO_REDIS };
 
 /** Load the inventory (no cluster needed: the audit log is shared by all clusters), connect, run, close. */
 async function withAudit(
@@ -33,39 +23,9 @@ async function withAudit(
 ): Promise<void> {
   const file = configPath(globalOptions(cmd).config, ctx.io.env, ctx.io.cwd);
   const inventory = loadInventory(file);
-  // ioredis is loaded only by the commands that use it.
-  const [{ auditLogFor }, { RedisUnavailableError, closeRedis, connectRedis }] = await Promise.all([
-    import('../src/audit/index.js'),
-    import('../src/redis.js'),
-  ]);
-  let redis;
-  try {
-    redis = await connectRedis(inventory.redis, {
-      flavour: 'request',
-      env: ctx.io.env,
-      connectionName: 'fabric-opsbot:cli',
-    });
-  } catch (err) {
-    if (err instanceof RedisUnavailableError) {
-      ctx.io.err(`fabric-opsbot: ${err.message}\n`);
-      ctx.exitCode = EXIT_NO_REDIS;
-      return;
-    }
-    throw err;
-  }
-  try {
-    // Retention runs explicitly (after an export), not on the CLI's own appends.
-    await fn(auditLogFor(redis, inventory, 0), inventory);
-  } catch (err) {
-    if (err instanceof RedisUnavailableError) {
-      ctx.io.err(`fabric-opsbot: ${err.message}\n`);
-      ctx.exitCode = EXIT_NO_REDIS;
-      return;
-    }
-    throw err;
-  } finally {
-    await closeRedis(redis);
-  }
+  const { auditLogFor } = await import('../src/audit/index.js');
+  // Retention runs explicitly (after an export), not on the CLI's own appends.
+  await withCliRedis(ctx, inventory, 'request', (redis) => fn(auditLogFor(redis, inventory, 0), inventory));
 }
 
 function oneLine(v: unknown, max = 120): string {
@@ -172,7 +132,7 @@ export function register(program: Command, ctx: CliContext): void {
         const retained = await log.retain();
         if (r.count > 0 || retained.trimmed > 0) {
           await log.append({
-            who: cliUser(ctx),
+            who: cliUser(ctx.io),
             what: 'export',
             where: 'cli',
             details: {

@@ -14,30 +14,20 @@
  * Exit codes: 0 done, 1 (run) the request is being executed elsewhere, 2 refused / not found / the repair did
  * not end well, 3 Redis unreachable or the cluster could not be checked, 64 usage error.
  */
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import type { Approvals as ApprovalStore, RepairRequest } from '../src/approvals/index.js';
 import type { AuditLog } from '../src/audit/index.js';
-import { globalOptions, loadSelected, type CliContext } from '../src/cli/context.js';
+import { cliUser, globalOptions, loadSelected, type CliContext } from '../src/cli/context.js';
+import { EXIT_NO_REDIS, withCliRedis } from '../src/cli/redis.js';
 import { configPath, loadInventory, type Inventory } from '../src/config/index.js';
 import { UsageError } from '../src/errors/index.js';
 import type { Producer } from '../src/queue/index.js';
 import { REPAIR_KINDS } from '../src/repairs/registry.js';
 
 export const EXIT_REFUSED = 2;
-export const EXIT_NO_REDIS = 3;
+export { EXIT_NO_REDIS };
 export const EXIT_ELSEWHERE = 1;
-
-function cliUser(ctx: CliContext): string {
-  const fromEnv = ctx.io.env.USER ?? ctx.io.env.LOGNAME;
-  if (fromEnv) return fromEnv;
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
-}
 
 interface Flow {
   inventory: Inventory;
@@ -58,60 +48,38 @@ async function withFlow(
   fn: (f: Flow) => Promise<void>,
 ): Promise<void> {
   const inventory = loadInventory(configPath(globalOptions(cmd).config, ctx.io.env, ctx.io.cwd));
-  const [{ auditLogFor }, { RedisUnavailableError, closeRedis, connectRedis }, queue, { repairApprovals }] =
-    await Promise.all([
-      import('../src/audit/index.js'),
-      import('../src/redis.js'),
-      import('../src/queue/index.js'),
-      import('../src/ops/repair-run.js'),
-    ]);
-  let redis: Redis;
-  try {
-    redis = await connectRedis(inventory.redis, {
-      flavour,
-      env: ctx.io.env,
-      connectionName: 'fabric-opsbot:cli',
+  const [{ auditLogFor }, queue, { repairApprovals }] = await Promise.all([
+    import('../src/audit/index.js'),
+    import('../src/queue/index.js'),
+    import('../src/ops/repair-run.js'),
+  ]);
+  await withCliRedis(ctx, inventory, flavour, async (redis) => {
+    const producer = queue.createProducer({
+      connection: redis,
+      prefix: inventory.redis.prefix,
+      timeoutMs: 5000,
     });
-  } catch (err) {
-    if (err instanceof RedisUnavailableError) {
-      ctx.io.err(`fabric-opsbot: ${err.message}\n`);
-      ctx.exitCode = EXIT_NO_REDIS;
-      return;
+    try {
+      const audit = auditLogFor(redis, inventory, 0);
+      const store = repairApprovals(inventory, redis, audit, queue.repairEnqueuer(producer));
+      const user = cliUser(ctx.io);
+      const text =
+        `fabric-opsbot ${cmd.parent?.name() ?? 'repair'} ${cmd.name()} ${cmd.args.join(' ')}`.trim();
+      await fn({
+        inventory,
+        redis,
+        audit,
+        store,
+        producer,
+        user,
+        async record(what, outcome, jobId, cluster) {
+          await audit.append({ who: user, what, cluster, where: 'cli', outcome, jobId, details: { text } });
+        },
+      });
+    } finally {
+      await producer.close();
     }
-    throw err;
-  }
-  const producer = queue.createProducer({
-    connection: redis,
-    prefix: inventory.redis.prefix,
-    timeoutMs: 5000,
   });
-  try {
-    const audit = auditLogFor(redis, inventory, 0);
-    const store = repairApprovals(inventory, redis, audit, queue.repairEnqueuer(producer));
-    const user = cliUser(ctx);
-    const text = `fabric-opsbot ${cmd.parent?.name() ?? 'repair'} ${cmd.name()} ${cmd.args.join(' ')}`.trim();
-    await fn({
-      inventory,
-      redis,
-      audit,
-      store,
-      producer,
-      user,
-      async record(what, outcome, jobId, cluster) {
-        await audit.append({ who: user, what, cluster, where: 'cli', outcome, jobId, details: { text } });
-      },
-    });
-  } catch (err) {
-    if (err instanceof RedisUnavailableError) {
-      ctx.io.err(`fabric-opsbot: ${err.message}\n`);
-      ctx.exitCode = EXIT_NO_REDIS;
-      return;
-    }
-    throw err;
-  } finally {
-    await producer.close();
-    await closeRedis(redis);
-  }
 }
 
 /** Tell a Slack thread about a CLI decision (a worker posts it); best effort. */

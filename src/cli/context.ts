@@ -1,6 +1,7 @@
 /**
  * What a CLI command needs from the outside world, passed in so that commands can be run in-process by tests.
  */
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import {
   configPath,
@@ -47,4 +48,15 @@ export function loadSelected(
 
 export function useColor(io: CliIo): boolean {
   return io.isTTY && io.env.NO_COLOR === undefined;
+}
+
+/** Who runs the CLI: $USER, else $LOGNAME, else the OS account (for roles and the audit log). */
+export function cliUser(io: CliIo): string {
+  const fromEnv = io.env.USER ?? io.env.LOGNAME;
+  if (fromEnv) return fromEnv;
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
 }
