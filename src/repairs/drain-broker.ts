@@ -152,6 +152,37 @@ export interface CheckList {
   refusal(): string | null;
 }
 
+/**
+ * The two checks every topic repair starts with: ZooKeeper could be read (else `unknown` says what is unknown)
+ * and the topic exists. Returns the view and the topic's partitions; null when a check failed (the refusal is
+ * in `c`).
+ */
+export function checkedTopic(
+  snapshot: ClusterSnapshot,
+  c: CheckList,
+  topic: string,
+  unknown: string,
+): { view: PlacementView; parts: PlacementView['partitions'] } | null {
+  const view = placementView(snapshot);
+  if (view === null) {
+    c.check(
+      'ZooKeeper read',
+      false,
+      `${unknown}: ${snapshot.sources.zookeeper?.error ?? 'ZooKeeper could not be read'}`,
+    );
+    return null;
+  }
+  const parts = view.partitions.filter((p) => p.topic === topic);
+  const exists = c.check(
+    'topic exists',
+    parts.length > 0,
+    parts.length > 0
+      ? `${topic} has ${parts.length} partition(s)`
+      : `no topic ${topic} in ZooKeeper (/brokers/topics/${topic})`,
+  );
+  return exists ? { view, parts } : null;
+}
+
 export function checkList(): CheckList {
   const preconditions: Precondition[] = [];
   return {

@@ -18,6 +18,7 @@ import {
   reassignPath,
   reassignSteps,
   rollbackText,
+  checkedTopic,
   tp,
   type Move,
   type Verification,
@@ -41,27 +42,11 @@ export function planRaiseReplication(
 ): RepairPlan {
   const c = checkList();
   const base = { kind: 'raise-replication', cluster: clusterName, args: { topic, rf } };
-  const view = placementView(snapshot);
-  if (view === null) {
-    c.check(
-      'ZooKeeper read',
-      false,
-      `partition assignments unknown: ${snapshot.sources.zookeeper?.error ?? 'ZooKeeper could not be read'}`,
-    );
+  const checked = checkedTopic(snapshot, c, topic, 'partition assignments unknown');
+  if (checked === null) {
     return { ...base, preconditions: c.preconditions, steps: [], expected: {}, refusal: c.refusal() };
   }
-  const parts = view.partitions.filter((p) => p.topic === topic);
-  if (
-    !c.check(
-      'topic exists',
-      parts.length > 0,
-      parts.length > 0
-        ? `${topic} has ${parts.length} partition(s)`
-        : `no topic ${topic} in ZooKeeper (/brokers/topics/${topic})`,
-    )
-  ) {
-    return { ...base, preconditions: c.preconditions, steps: [], expected: {}, refusal: c.refusal() };
-  }
+  const { view, parts } = checked;
   const rfs = [...new Set(parts.map((p) => p.replicas.length))].sort((a, b) => a - b);
   const below = parts.filter((p) => p.replicas.length < rf);
   const above = parts.filter((p) => p.replicas.length > rf);

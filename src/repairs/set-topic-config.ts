@@ -18,7 +18,7 @@
 import { indexSnapshot } from '../checks/context.js';
 import { UsageError } from '../errors/index.js';
 import type { ClusterSnapshot, RepairPlan } from '../model/index.js';
-import { checkList, placementView, type Verification } from './drain-broker.js';
+import { checkedTopic, checkList, type Verification } from './drain-broker.js';
 
 /** AlterConfigs. */
 export const API_ALTER_CONFIGS = 33;
@@ -154,27 +154,11 @@ export function planSetTopicConfig(
 ): RepairPlan {
   const c = checkList();
   const base = { kind: 'set-topic-config', cluster: clusterName, args: { topic, key, value } };
-  const view = placementView(snapshot);
-  if (view === null) {
-    c.check(
-      'ZooKeeper read',
-      false,
-      `topic overrides unknown: ${snapshot.sources.zookeeper?.error ?? 'ZooKeeper could not be read'}`,
-    );
+  const checked = checkedTopic(snapshot, c, topic, 'topic overrides unknown');
+  if (checked === null) {
     return { ...base, preconditions: c.preconditions, steps: [], expected: {}, refusal: c.refusal() };
   }
-  const parts = view.partitions.filter((p) => p.topic === topic);
-  if (
-    !c.check(
-      'topic exists',
-      parts.length > 0,
-      parts.length > 0
-        ? `${topic} has ${parts.length} partition(s)`
-        : `no topic ${topic} in ZooKeeper (/brokers/topics/${topic})`,
-    )
-  ) {
-    return { ...base, preconditions: c.preconditions, steps: [], expected: {}, refusal: c.refusal() };
-  }
+  const { parts } = checked;
   // Unscoped: the index of the whole snapshot (a channel-scoped snapshot would hide other topics).
   const ix = indexSnapshot({ ...snapshot, scope: {} });
   const leader = parts[0]!.leader ?? undefined;

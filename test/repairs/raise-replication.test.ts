@@ -47,6 +47,15 @@ describe('raise-replication planner', () => {
     expect(planRaiseReplication(snap(), 'lab', 'nope', 3, OPTS).refusal).toMatch(
       /topic exists - no topic nope/,
     );
+    const noZk = snap((x) => {
+      x.zookeeper = null;
+      x.sources.zookeeper = { ok: false, error: 'ZooKeeper 127.0.0.1:2181: no session within 3000 ms' };
+    });
+    const plan = planRaiseReplication(noZk, 'lab', 'pubchain', 3, OPTS);
+    expect(plan.refusal).toMatch(
+      /ZooKeeper read - partition assignments unknown: ZooKeeper 127\.0\.0\.1:2181: no session/,
+    );
+    expect(plan.steps).toEqual([]);
   });
 
   it('refuses an offline partition (seed 002 after the fact: its only replica is gone, nothing to copy)', () => {

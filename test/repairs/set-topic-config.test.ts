@@ -65,6 +65,13 @@ describe('set-topic-config planner', () => {
       /already has the override min.insync.replicas=2: nothing to do/,
     );
     expect(refusalOf(s, 'lab', 'nope', 'retention.ms', '-1')).toMatch(/no topic nope/);
+    const noZk = snap((x) => {
+      x.zookeeper = null;
+      x.sources.zookeeper = { ok: false, error: 'ZooKeeper 127.0.0.1:2181: no session within 3000 ms' };
+    });
+    expect(refusalOf(noZk, 'lab', 'pubchain', 'retention.ms', '-1')).toMatch(
+      /topic overrides unknown: ZooKeeper 127\.0\.0\.1:2181: no session/,
+    );
   });
 
   it('says how it will write: AlterConfigs when every broker has API 33, else ZooKeeper', () => {
