@@ -15,6 +15,7 @@ import {
   getPartitionState,
   healLab,
   killBroker,
+  waitFor,
 } from '../../src/lab/index.js';
 import type { RepairPlan, Report } from '../../src/model/index.js';
 import { removeThrottle } from '../../src/repairs/actions/reassign.js';
@@ -183,20 +184,31 @@ describe.skipIf(!lab)('drain-broker on the lab', () => {
     const admin = kafkaFor(lab!.workDir).admin();
     await admin.connect();
     try {
-      const d = await admin.describeConfigs({
-        includeSynonyms: false,
-        resources: [
-          {
-            type: ConfigResourceTypes.BROKER,
-            name: '1',
-            configNames: ['follower.replication.throttled.rate'],
-          },
-        ],
-      });
-      expect(
-        d.resources[0]?.configEntries.find((e) => e.configName === 'follower.replication.throttled.rate')
-          ?.configValue,
-      ).toBe('3000');
+      // The broker picks the rate up from a ZooKeeper change notification, a moment after the write.
+      const rate = await waitFor(
+        async () => {
+          const d = await admin.describeConfigs({
+            includeSynonyms: false,
+            resources: [
+              {
+                type: ConfigResourceTypes.BROKER,
+                name: '1',
+                configNames: ['follower.replication.throttled.rate'],
+              },
+            ],
+          });
+          const v = d.resources[0]?.configEntries.find(
+            (e) => e.configName === 'follower.replication.throttled.rate',
+          )?.configValue;
+          return v === '3000' ? v : undefined;
+        },
+        {
+          timeoutMs: 15_000,
+          intervalMs: 200,
+          what: 'broker 1 to apply follower.replication.throttled.rate=3000',
+        },
+      );
+      expect(rate).toBe('3000');
       const t = await r.zkJson<{ config: Record<string, string> }>(`/config/topics/${slow}`);
       expect(t?.config).toMatchObject({
         'leader.replication.throttled.replicas': '0:4',
