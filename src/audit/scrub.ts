@@ -1,16 +1,18 @@
 /**
- * Audit details never hold secrets: values under secret-looking keys are replaced, and secret-looking strings
- * (Slack tokens, passwords in URLs) are masked wherever they appear. The result is plain JSON.
+ * Audit details never hold secrets: values under secret-looking keys are replaced, secret-looking strings
+ * (Slack tokens, passwords in URLs) are masked wherever they appear, and so is every secret value this process
+ * read (src/log.ts registerSecret: tokens, signing secret, SASL and Redis passwords). The result is plain JSON.
  */
+import { REDACTED, redactKnownSecrets } from '../log.js';
 
-export const REDACTED = '[redacted]';
+export { REDACTED };
 
 const SECRET_KEY =
   /(token|passw(or)?d|passwd|secret|passphrase|authorization|cookie|signature|api[-_]?key|private[-_]?key|credential|sasl)/i;
 
 /** Slack tokens (xoxb-, xoxp-, xapp-...), URL userinfo passwords, "Bearer x". */
-function scrubString(s: string): string {
-  return s
+export function scrubString(s: string): string {
+  return redactKnownSecrets(s)
     .replace(/\bxox[a-z]-[A-Za-z0-9-]+/g, `xox?-${REDACTED}`)
     .replace(/\bxapp-[A-Za-z0-9-]+/g, `xapp-${REDACTED}`)
     .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+@/gi, `$1${REDACTED}@`)

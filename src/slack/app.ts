@@ -5,12 +5,13 @@
  *
  * The app only answers and queues; workers do the cluster work (see workers/).
  */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { App, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
 import type { AuditLog } from '../audit/index.js';
 import { readSecrets, type Inventory } from '../config/index.js';
 import { ConfigError } from '../errors/index.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, registerSecret, type Logger } from '../log.js';
 import type { Producer } from '../queue/index.js';
 import { approvalsNotWired, type Approvals } from './approvals.js';
 import type { BotDeps } from './handlers.js';
@@ -81,11 +82,71 @@ export function slackCredentials(
   if (missing.length > 0) {
     throw new ConfigError(`Slack ${mode} mode needs ${missing.join(' and ')} in the environment`);
   }
+  // From here on no log line or audit entry can contain them (src/log.ts).
+  registerSecret(s.slackBotToken);
+  registerSecret(s.slackAppToken);
+  registerSecret(s.slackSigningSecret);
   return {
     botToken: s.slackBotToken!,
     ...(s.slackAppToken ? { appToken: s.slackAppToken } : {}),
     ...(s.slackSigningSecret ? { signingSecret: s.slackSigningSecret } : {}),
   };
+}
+
+/**
+ * How far a request's x-slack-request-timestamp may be from this machine's clock, either way (Slack's rule:
+ * five minutes). Bolt refuses only stale requests; a timestamp in the future is refused here.
+ */
+export const SLACK_REQUEST_MAX_SKEW_S = 300;
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * Why a request to the HTTP receiver must be refused before it is read (null: let Bolt verify the signature).
+ * A request without the timestamp header is left to Bolt, which refuses it unless it is Slack's `ssl_check`
+ * (whose body Bolt empties of everything else); a timestamp that is not whole seconds within
+ * SLACK_REQUEST_MAX_SKEW_S of `nowMs` (either way), more than one timestamp or signature header, or a signature
+ * that is not `v0=<64 hex digits>`, is refused here.
+ */
+export function slackRequestProblem(headers: IncomingHttpHeaders, nowMs = Date.now()): string | null {
+  const ts = header(headers, 'x-slack-request-timestamp');
+  const sig = header(headers, 'x-slack-signature');
+  if (Array.isArray(headers['x-slack-request-timestamp']) || Array.isArray(headers['x-slack-signature']))
+    return 'repeated signature headers';
+  if (ts === undefined && sig === undefined) return null;
+  if (ts === undefined) return 'no x-slack-request-timestamp header';
+  if (sig === undefined) return 'no x-slack-signature header';
+  if (!/^\d{1,12}$/.test(ts)) return 'x-slack-request-timestamp is not whole seconds';
+  const skew = Number(ts) - Math.floor(nowMs / 1000);
+  if (skew > SLACK_REQUEST_MAX_SKEW_S) return `timestamp ${skew} s in the future`;
+  if (-skew > SLACK_REQUEST_MAX_SKEW_S)
+    return `timestamp ${-skew} s old (replay window ${SLACK_REQUEST_MAX_SKEW_S} s)`;
+  if (!/^v0=[0-9a-f]{64}$/.test(sig)) return 'x-slack-signature is not v0=<hex sha256>';
+  return null;
+}
+
+/**
+ * Bolt's HTTP receiver (Bolt verifies the signature and the staleness of every request to /slack/events) with
+ * slackRequestProblem in front: those requests get 401 at once, nothing is read or dispatched, and one log
+ * line says why (never the secret, the signature or the body).
+ */
+function verifyingReceiver(signingSecret: string, boltLog: BoltLogger, logger: Logger): HTTPReceiver {
+  const receiver = new HTTPReceiver({ signingSecret, logger: boltLog, endpoints: '/slack/events' });
+  const inner = receiver.requestListener;
+  receiver.requestListener = (req: IncomingMessage, res: ServerResponse) => {
+    const why = req.method === 'POST' ? slackRequestProblem(req.headers) : null;
+    if (why === null) {
+      inner(req, res);
+      return;
+    }
+    logger.warn({ why, path: req.url?.split('?')[0] }, 'refused a request not signed by Slack');
+    req.resume(); // drain the body unread
+    res.writeHead(401).end();
+  };
+  return receiver;
 }
 
 /** Bolt's logger interface on top of pino. */
@@ -111,11 +172,12 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
   const creds = slackCredentials(opts.inventory, opts.env, mode);
   const logger = opts.logger ?? createLogger('slack');
   const apiUrl = opts.apiUrl ?? opts.inventory.slack?.apiUrl;
+  const boltLog = boltLogger(logger);
   const common = {
     token: creds.botToken,
     ...(opts.botId !== undefined ? { botId: opts.botId } : {}),
     ...(opts.botUserId !== undefined ? { botUserId: opts.botUserId } : {}),
-    logger: boltLogger(logger),
+    logger: boltLog,
     deferInitialization: true,
     clientOptions: {
       ...(apiUrl !== undefined ? { slackApiUrl: apiUrl } : {}),
@@ -125,7 +187,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
   const app =
     mode === 'socket'
       ? new App({ ...common, socketMode: true, appToken: creds.appToken! })
-      : new App({ ...common, signingSecret: creds.signingSecret! });
+      : new App({ ...common, receiver: verifyingReceiver(creds.signingSecret!, boltLog, logger) });
   const deps: BotDeps = {
     inventory: opts.inventory,
     producer: opts.producer,

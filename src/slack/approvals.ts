@@ -28,6 +28,13 @@ export interface ProposeInput {
 
 export type ProposeResult = { requestId: string } | { refused: string };
 
+/** What the bot may know about a request before deciding (the channel rule of its cluster). */
+export interface RequestSummary {
+  cluster: string;
+  status: string;
+  requester: string;
+}
+
 export interface Approvals {
   /**
    * Record a proposed plan; returns the request id put on the Approve/Deny buttons, or why it cannot be
@@ -37,6 +44,8 @@ export interface Approvals {
   /** `where`: "slack:C0123" (the channel the button was pressed in). */
   approve(requestId: string, user: string, where?: string): Promise<ApprovalOutcome>;
   deny(requestId: string, user: string, reason: string, where?: string): Promise<ApprovalOutcome>;
+  /** The request's cluster and status (null: unknown id). Optional: without it no channel rule applies. */
+  describe?(requestId: string): Promise<RequestSummary | null>;
 }
 
 export const approvalsNotWired: Approvals = {
@@ -74,7 +83,7 @@ export interface SlackApprovalsOptions {
  * dangerous kinds). `slackApprovals(repairApprovals(inventory, redis, auditLog, enqueue), { notify })`.
  */
 export function slackApprovals(
-  store: Pick<ApprovalStore, 'requestRepair' | 'approve' | 'deny'>,
+  store: Pick<ApprovalStore, 'requestRepair' | 'approve' | 'deny'> & Partial<Pick<ApprovalStore, 'get'>>,
   opts: SlackApprovalsOptions = {},
 ): Approvals {
   const notify = async (n: RepairNotice) => {
@@ -86,6 +95,14 @@ export function slackApprovals(
     }
   };
   return {
+    ...(store.get
+      ? {
+          async describe(requestId: string): Promise<RequestSummary | null> {
+            const r = await store.get!(requestId);
+            return r ? { cluster: r.cluster, status: r.status, requester: r.requester } : null;
+          },
+        }
+      : {}),
     async propose({ plan, requester }) {
       const r = await store.requestRepair({
         plan,

@@ -2,11 +2,23 @@
  * Button listeners: `repair_request` (on findings), `repair_approve` / `repair_deny` (on plans). Each press is
  * acknowledged first, then handled, and answered through the press's response_url (ephemeral refusals; the
  * plan message is replaced with who decided). Every press is then written to the audit log.
+ *
+ * Before an Approve/Deny of someone allowed to decide reaches the approval store, the request's cluster is
+ * looked up (Approvals.describe) and the press refused when it comes from a channel that cluster does not take
+ * commands from (`commandChannels`): the buttons obey the same channel rule as `/fabric`, whatever request id a
+ * button value names.
  */
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { describeError } from '../../../errors/index.js';
 import { ACTIONS, type KnownBlock } from '../../blocks.js';
-import { auditPress, BUTTON_HANDLERS, type BotDeps, type ButtonPress } from '../../handlers.js';
+import {
+  auditPress,
+  BUTTON_HANDLERS,
+  type ActionOutcome,
+  type BotDeps,
+  type ButtonPress,
+} from '../../handlers.js';
+import { allows, roleOf } from '../../roles.js';
 
 export function pressOf(body: BlockAction<ButtonAction>, action: ButtonAction): ButtonPress {
   const message = body.message as { ts?: string; text?: string; blocks?: KnownBlock[] } | undefined;
@@ -24,6 +36,38 @@ export function pressOf(body: BlockAction<ButtonAction>, action: ButtonAction): 
   };
 }
 
+/** Channels a cluster takes commands from: its own list, else the global one; null = any. */
+function commandChannels(deps: BotDeps, cluster: string): string[] | null {
+  const list =
+    deps.inventory.clusters[cluster]?.slack?.commandChannels ?? deps.inventory.slack?.commandChannels;
+  return list && list.length > 0 ? list : null;
+}
+
+/**
+ * An Approve/Deny from a channel the request's cluster does not take commands from: the refusal, else null.
+ * Only for users who may decide (others are refused by the handler without the store being asked).
+ */
+export async function decisionChannelRefusal(deps: BotDeps, p: ButtonPress): Promise<ActionOutcome | null> {
+  if (p.actionId !== ACTIONS.repairApprove && p.actionId !== ACTIONS.repairDeny) return null;
+  if (!allows(roleOf(deps.inventory, p.userId), 'approve')) return null;
+  const describe = deps.approvals.describe;
+  if (!describe || !p.value) return null;
+  const request = await describe.call(deps.approvals, p.value);
+  if (!request) return null; // the store says "no such request" itself
+  const allowed = commandChannels(deps, request.cluster);
+  if (!allowed || (p.channelId !== undefined && allowed.includes(p.channelId))) return null;
+  return {
+    reply: {
+      response_type: 'ephemeral',
+      text:
+        `:no_entry: request \`${p.value}\` is for cluster ${request.cluster}, whose repairs are decided only in ` +
+        `${allowed.map((id) => `<#${id}>`).join(', ')}: nothing was ${p.actionId === ACTIONS.repairApprove ? 'approved' : 'denied'}.`,
+    },
+    outcome: 'refused:channel',
+    cluster: request.cluster,
+  };
+}
+
 export function register(app: App, deps: BotDeps): void {
   for (const actionId of Object.values(ACTIONS)) {
     const handler = BUTTON_HANDLERS[actionId];
@@ -33,7 +77,7 @@ export function register(app: App, deps: BotDeps): void {
         await ack();
         const press = pressOf(body, action);
         try {
-          const out = await handler(deps, press);
+          const out = (await decisionChannelRefusal(deps, press)) ?? (await handler(deps, press));
           await respond(out.reply);
           await auditPress(deps, press, out);
         } catch (err) {
