@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parseDocument, YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, NotFoundError } from '../errors/index.js';
 import { inventorySchema, type ClusterConfig, type Inventory } from './schema.js';
@@ -16,28 +16,116 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv, cwd
   return resolve(cwd, flag ?? env.FABRIC_OPSBOT_CONFIG ?? DEFAULT_CONFIG_FILE);
 }
 
-function keyOf(path: readonly PropertyKey[]): string {
+/** A key path segment as written in a message: `lab`, `[1]`, or `["zk1:2181"]` when it is not a plain word. */
+function segment(p: PropertyKey, first: boolean): string {
+  if (typeof p === 'number') return `[${p}]`;
+  const s = String(p);
+  if (/^[A-Za-z0-9_-]+$/.test(s)) return first ? s : `.${s}`;
+  return `[${JSON.stringify(s)}]`;
+}
+
+/** `clusters.lab.kafka.brokers[1]`, `clusters.prod.zookeeper.containers["zk1:2181"]`; `(top level)` for none. */
+export function keyPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(top level)';
-  return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
-    .join('');
+  return path.map((p, i) => segment(p, i === 0)).join('');
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys')
-    return `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `is required (${issue.expected})`;
-  return issue.message;
+    return `unknown key(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  if (issue.code === 'invalid_type') {
+    return issue.input === undefined
+      ? `is required (${issue.expected})`
+      : `must be ${issue.expected === 'record' ? 'a mapping' : `a ${issue.expected}`}, not ${what(issue.input)}`;
+  }
+  if (issue.code === 'invalid_key') {
+    const inner = issue.issues[0];
+    return `not a valid name here${inner ? `: ${oneLine(inner.message)}` : ''}`;
+  }
+  return oneLine(issue.message);
+}
+
+/** What a value is, in a message, without showing it (it may be a secret written in the wrong place). */
+function what(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'number') return Number.isFinite(v) ? 'a number' : 'a number out of range';
+  if (typeof v === 'string') return 'text';
+  if (typeof v === 'object') return 'a mapping';
+  return `a ${typeof v}`;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, ' ');
+}
+
+/** What a value is, for a message: "a set", "a map", "binary data", "a date". */
+function kindOf(v: object): string {
+  if (v instanceof Set) return 'a set (!!set)';
+  if (v instanceof Map) return 'a map with ordered or complex keys (!!omap, !!pairs)';
+  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return 'binary data (!!binary)';
+  if (v instanceof Date) return 'a timestamp';
+  return `a ${v.constructor?.name ?? 'special'} value`;
+}
+
+/**
+ * What YAML can express but an inventory cannot hold: values that are not plain mappings, lists and scalars
+ * (!!set, !!omap, !!binary...), and keys that would change an object's prototype. Walked without recursion: a
+ * deeply nested document cannot exhaust the stack here.
+ */
+function notPlainData(raw: unknown): { key: string; message: string }[] {
+  const out: { key: string; message: string }[] = [];
+  const stack: { v: unknown; path: PropertyKey[] }[] = [{ v: raw, path: [] }];
+  while (stack.length > 0 && out.length < 20) {
+    const { v, path } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], path: [...path, i] });
+      continue;
+    }
+    const proto: unknown = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) {
+      out.push({
+        key: keyPath(path),
+        message: `${kindOf(v)} is not plain data: use a mapping, a list or a value`,
+      });
+      continue;
+    }
+    const keys = Object.keys(v);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const k = keys[i]!;
+      if (k === '__proto__') {
+        out.push({ key: keyPath([...path, k]), message: 'the key "__proto__" is not allowed' });
+        continue;
+      }
+      stack.push({ v: (v as Record<string, unknown>)[k], path: [...path, k] });
+    }
+  }
+  return out;
+}
+
+function invalid(file: string, issues: { key: string; message: string }[]): ConfigError {
+  const lines = issues.map((i) => `  ${i.key}: ${i.message}`).join('\n');
+  return new ConfigError(`${file}: invalid inventory\n${lines}`, file, issues);
 }
 
 /** Parse and validate an inventory from its text. `file` is used in messages only. */
 export function parseInventory(text: string, file = DEFAULT_CONFIG_FILE): Inventory {
   let raw: unknown;
   try {
-    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+    // Warnings (an unknown !tag, a complex key) are errors too: what the file says must be what is used.
+    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem) throw problem;
+    raw = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
-    const what = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const where = err instanceof YAMLError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
+    const what =
+      err instanceof RangeError
+        ? 'nested too deeply'
+        : err instanceof Error
+          ? err.message.split('\n')[0]
+          : String(err);
     throw new ConfigError(`${file}: not valid YAML${where}: ${what}`, file);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -45,11 +133,14 @@ export function parseInventory(text: string, file = DEFAULT_CONFIG_FILE): Invent
       { key: '(top level)', message: 'expected a mapping' },
     ]);
   }
-  const result = inventorySchema.safeParse(raw);
+  const odd = notPlainData(raw);
+  if (odd.length > 0) throw invalid(file, odd);
+  const result = inventorySchema.safeParse(raw, { reportInput: true });
   if (!result.success) {
-    const issues = result.error.issues.map((i) => ({ key: keyOf(i.path), message: describeIssue(i) }));
-    const lines = issues.map((i) => `  ${i.key}: ${i.message}`).join('\n');
-    throw new ConfigError(`${file}: invalid inventory\n${lines}`, file, issues);
+    throw invalid(
+      file,
+      result.error.issues.map((i) => ({ key: keyPath(i.path), message: describeIssue(i) })),
+    );
   }
   return result.data;
 }
@@ -84,8 +175,10 @@ export function selectCluster(inv: Inventory, name: string | undefined): Selecte
       `several clusters (${names.join(', ')}) and no defaultCluster: pass --cluster NAME`,
     );
   }
-  const config = inv.clusters[chosen];
-  if (!config) throw new NotFoundError(`unknown cluster "${chosen}" (have: ${names.join(', ')})`);
+  // Own names only: "constructor" or "__proto__" must not find Object's.
+  const config = Object.hasOwn(inv.clusters, chosen) ? inv.clusters[chosen] : undefined;
+  if (!config)
+    throw new NotFoundError(`unknown cluster ${JSON.stringify(chosen)} (have: ${names.join(', ')})`);
   return { name: chosen, config };
 }
 

@@ -15,13 +15,22 @@ const envName = z
   .string()
   .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be the NAME of an environment variable (e.g. KAFKA_PASSWORD)');
 
+/** A path to a PEM file on this host (never the PEM itself: a private key in the inventory is a secret in it). */
+const pemPath = z
+  .string()
+  .min(1)
+  .refine(
+    (s) => !/-----BEGIN|\n/.test(s),
+    'must be the path of a PEM file on this host, not the certificate or key itself',
+  );
+
 const tlsSchema = z
   .object({
     enabled: z.boolean().default(true),
     /** Paths to PEM files. */
-    ca: z.string().optional(),
-    cert: z.string().optional(),
-    key: z.string().optional(),
+    ca: pemPath.optional(),
+    cert: pemPath.optional(),
+    key: pemPath.optional(),
     /** Environment variable holding the private key's passphrase. */
     passphraseEnv: envName.optional(),
     rejectUnauthorized: z.boolean().default(true),
@@ -29,6 +38,11 @@ const tlsSchema = z
   })
   .strict();
 
+/**
+ * SASL to the brokers. Both clients speak all three mechanisms: the diagnostics' own wire client
+ * (src/kafka/connection.ts: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 over SaslHandshake/SaslAuthenticate, or raw
+ * tokens on Kafka 0.10-0.11) and kafkajs (repairs).
+ */
 const saslSchema = z
   .object({
     mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
@@ -77,12 +91,22 @@ const dockerEndpoint = z
   .strict()
   .refine((e) => e.socketPath !== undefined || e.host !== undefined, 'needs `socketPath` or `host`');
 
+/** Fabric's rule for channel names (lowercase, digits, dot, dash, a letter first, < 250 characters). */
+const channelName = z.string().regex(/^[a-z][a-z0-9.-]{0,248}$/, 'not a valid Fabric channel name');
+
 const ordererSchema = z
   .object({
     name: z.string().min(1),
-    channels: z.array(z.string().regex(/^[a-z][a-z0-9.-]*$/, 'not a valid Fabric channel name')).min(1),
+    channels: z.array(channelName).min(1),
     /** Operations endpoint base URL: /metrics, /healthz. */
-    operationsUrl: z.string().url().optional(),
+    operationsUrl: z
+      .string()
+      .url()
+      .refine(
+        (u) => !/^[a-z][a-z0-9+.-]*:\/\/[^/@]*@/i.test(u),
+        'must not hold a user or password (https://user:PASSWORD@...)',
+      )
+      .optional(),
     operationsTls: tlsSchema.optional(),
     /**
      * Also ask /healthz. Off by default: a Kafka orderer's health check posts a CONNECT message to every
@@ -125,7 +149,7 @@ const clusterSchema = z
       .strict(),
     orderers: z.array(ordererSchema).default([]),
     /** Fabric channels to watch; defaults to every channel an orderer serves. */
-    channels: z.array(z.string()).optional(),
+    channels: z.array(channelName).optional(),
     docker: z
       .object({ endpoints: z.record(z.string(), dockerEndpoint) })
       .strict()
@@ -199,7 +223,39 @@ const cliSchema = z
   })
   .strict();
 
-export const inventorySchema = z
+/** Keys that would hold a secret's value: the inventory names environment variables instead (`<key>Env`). */
+const SECRET_KEYS =
+  /^(password|passwd|passphrase|token|secret|signingSecret|botToken|appToken|apiKey|privateKey|credentials?)$/i;
+
+/**
+ * Secrets are never in the inventory. A key that would hold one (`password: ...` under `sasl`, `botToken` under
+ * `slack`...) is refused wherever it is, with what to write instead, and dropped from what the schema sees (so
+ * that it is not also reported as an unknown key). The value is never shown.
+ */
+function rejectInlineSecrets(raw: unknown, ctx: z.RefinementCtx): unknown {
+  const walk = (v: unknown, path: (string | number)[]): unknown => {
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, [...path, i]));
+    if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return v;
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (SECRET_KEYS.test(k)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, k],
+          message:
+            `secrets never go in the inventory: put the value in an environment variable and name the variable ` +
+            `in \`${k}Env\` instead${k === 'password' ? ' (e.g. passwordEnv: KAFKA_SASL_PASSWORD)' : ''}`,
+        });
+        continue;
+      }
+      out[k] = walk(x, [...path, k]);
+    }
+    return out;
+  };
+  return walk(raw, []);
+}
+
+const inventoryObject = z
   .object({
     defaultCluster: z.string().optional(),
     clusters: z.record(
@@ -209,7 +265,14 @@ export const inventorySchema = z
     redis: z
       .object({
         /** Redis URL without a password; the password comes from `passwordEnv`. */
-        url: z.string().default('redis://127.0.0.1:6379'),
+        url: z
+          .string()
+          .refine(
+            (u) => !/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]+@/i.test(u),
+            'must not hold a password (redis://:PASSWORD@...): put it in an environment variable and name that ' +
+              'variable in redis.passwordEnv',
+          )
+          .default('redis://127.0.0.1:6379'),
         passwordEnv: envName.optional(),
         prefix: z.string().default('fabric-opsbot'),
       })
@@ -239,6 +302,8 @@ export const inventorySchema = z
       });
     }
   });
+
+export const inventorySchema = z.preprocess(rejectInlineSecrets, inventoryObject);
 
 export type Inventory = z.infer<typeof inventorySchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
