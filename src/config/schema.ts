@@ -229,8 +229,8 @@ const SECRET_KEYS =
 
 /**
  * Secrets are never in the inventory. A key that would hold one (`password: ...` under `sasl`, `botToken` under
- * `slack`...) is refused wherever it is, with what to write instead, and dropped from what the schema sees (so
- * that it is not also reported as an unknown key). The value is never shown.
+ * `slack`...) is refused wherever it is, with what to write instead; the value is never shown. These are
+ * reported first and alone (a pipe stops at its first stage's issues): a secret in the file matters most.
  */
 function rejectInlineSecrets(raw: unknown, ctx: z.RefinementCtx): unknown {
   const walk = (v: unknown, path: (string | number)[]): unknown => {
