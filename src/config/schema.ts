@@ -15,6 +15,18 @@ const envName = z
   .string()
   .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be the NAME of an environment variable (e.g. KAFKA_PASSWORD)');
 
+/**
+ * The key where someone would write a secret by mistake (`password:` beside `passwordEnv:`): accepted by the
+ * schema only when absent, so that writing it gives this message at its path instead of "unknown key".
+ */
+function noInlineSecret(envKey: string, hint = '') {
+  return z
+    .custom<undefined>((v) => v === undefined, {
+      message: `secrets never go in the inventory: put the value in an environment variable and name the variable in \`${envKey}\`${hint}`,
+    })
+    .optional();
+}
+
 /** A path to a PEM file on this host (never the PEM itself: a private key in the inventory is a secret in it). */
 const pemPath = z
   .string()
@@ -33,6 +45,7 @@ const tlsSchema = z
     key: pemPath.optional(),
     /** Environment variable holding the private key's passphrase. */
     passphraseEnv: envName.optional(),
+    passphrase: noInlineSecret('passphraseEnv'),
     rejectUnauthorized: z.boolean().default(true),
     servername: z.string().optional(),
   })
@@ -49,6 +62,7 @@ const saslSchema = z
     username: z.string().min(1),
     /** Environment variable holding the password. */
     passwordEnv: envName,
+    password: noInlineSecret('passwordEnv', ' (e.g. passwordEnv: KAFKA_SASL_PASSWORD)'),
   })
   .strict();
 
@@ -193,6 +207,9 @@ const slackSchema = z
     botTokenEnv: envName.default('SLACK_BOT_TOKEN'),
     appTokenEnv: envName.default('SLACK_APP_TOKEN'),
     signingSecretEnv: envName.default('SLACK_SIGNING_SECRET'),
+    botToken: noInlineSecret('botTokenEnv', ' (default SLACK_BOT_TOKEN)'),
+    appToken: noInlineSecret('appTokenEnv', ' (default SLACK_APP_TOKEN)'),
+    signingSecret: noInlineSecret('signingSecretEnv', ' (default SLACK_SIGNING_SECRET)'),
     /** Base URL of the Web API (tests point it at a local recorder). */
     apiUrl: z.string().url().optional(),
     incidentChannel: z.string().optional(),
@@ -229,30 +246,50 @@ const SECRET_KEYS =
 
 /**
  * Secrets are never in the inventory. A key that would hold one (`password: ...` under `sasl`, `botToken` under
- * `slack`...) is refused wherever it is, with what to write instead; the value is never shown. These are
- * reported first and alone (a pipe stops at its first stage's issues): a secret in the file matters most.
+ * `slack`...) is refused wherever it is, with what to write instead; the value is never shown. The first stage
+ * of a parse (findInlineSecrets) notes where such keys are, the last (the inventory's superRefine) reports
+ * them; the strict objects also report them as unknown keys, so they are refused even when the last stage does
+ * not run (other errors in the file).
  */
-function rejectInlineSecrets(raw: unknown, ctx: z.RefinementCtx): unknown {
-  const walk = (v: unknown, path: (string | number)[]): unknown => {
-    if (Array.isArray(v)) return v.map((x, i) => walk(x, [...path, i]));
-    if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return v;
-    const out: Record<string, unknown> = {};
+let inlineSecrets: (string | number)[][] = [];
+
+/** Secret keys the schema names itself (noInlineSecret), by the key of the object they belong to. */
+const SCHEMA_SECRET_KEYS = new Map<string, readonly string[]>([
+  ['sasl', ['password']],
+  ['redis', ['password']],
+  ['tls', ['passphrase']],
+  ['operationsTls', ['passphrase']],
+  ['slack', ['botToken', 'appToken', 'signingSecret']],
+]);
+
+function findInlineSecrets(raw: unknown): unknown {
+  inlineSecrets = [];
+  const walk = (v: unknown, path: (string | number)[]): void => {
+    if (Array.isArray(v)) return v.forEach((x, i) => walk(x, [...path, i]));
+    if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return;
     for (const [k, x] of Object.entries(v)) {
-      if (SECRET_KEYS.test(k)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [...path, k],
-          message:
-            `secrets never go in the inventory: put the value in an environment variable and name the variable ` +
-            `in \`${k}Env\` instead${k === 'password' ? ' (e.g. passwordEnv: KAFKA_SASL_PASSWORD)' : ''}`,
-        });
-        continue;
-      }
-      out[k] = walk(x, [...path, k]);
+      const parent = String(path[path.length - 1] ?? '');
+      if (SCHEMA_SECRET_KEYS.get(parent)?.includes(k)) continue; // the schema says it at this path
+      if (SECRET_KEYS.test(k)) inlineSecrets.push([...path, k]);
+      else walk(x, [...path, k]);
     }
-    return out;
   };
-  return walk(raw, []);
+  walk(raw, []);
+  return raw;
+}
+
+function reportInlineSecrets(ctx: z.RefinementCtx): void {
+  for (const path of inlineSecrets) {
+    const k = String(path[path.length - 1]);
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message:
+        `secrets never go in the inventory: put the value in an environment variable and name the variable ` +
+        `in \`${k}Env\` instead${k === 'password' ? ' (e.g. passwordEnv: KAFKA_SASL_PASSWORD)' : ''}`,
+    });
+  }
+  inlineSecrets = [];
 }
 
 const inventoryObject = z
@@ -274,6 +311,7 @@ const inventoryObject = z
           )
           .default('redis://127.0.0.1:6379'),
         passwordEnv: envName.optional(),
+        password: noInlineSecret('passwordEnv'),
         prefix: z.string().default('fabric-opsbot'),
       })
       .strict()
@@ -290,6 +328,7 @@ const inventoryObject = z
   })
   .strict()
   .superRefine((inv, ctx) => {
+    reportInlineSecrets(ctx);
     const names = Object.keys(inv.clusters);
     if (names.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['clusters'], message: 'define at least one cluster' });
@@ -303,7 +342,7 @@ const inventoryObject = z
     }
   });
 
-export const inventorySchema = z.preprocess(rejectInlineSecrets, inventoryObject);
+export const inventorySchema = z.preprocess(findInlineSecrets, inventoryObject);
 
 export type Inventory = z.infer<typeof inventorySchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
