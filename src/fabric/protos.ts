@@ -6,7 +6,8 @@
  * Offsets and block numbers are plain numbers: Kafka offsets and block heights stay far below 2^53, and a value
  * that does not fit is reported as an error rather than rounded.
  */
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
+import type protobuf from 'protobufjs';
 
 const PROTO = `
 syntax = "proto3";
@@ -93,22 +94,42 @@ message OrdererBlockMetadata {
 }
 `;
 
-const root = new protobuf.Root();
-protobuf.parse(PROTO, root, { keepCase: false });
-protobuf.parse(COMMON_PROTO, root, { keepCase: false });
+type FabricTypes = Record<
+  | 'KafkaMessage'
+  | 'KafkaMessageRegular'
+  | 'KafkaMetadata'
+  | 'Metadata'
+  | 'Block'
+  | 'OrdererBlockMetadata'
+  | 'LastConfig',
+  protobuf.Type
+>;
+let types: FabricTypes | undefined;
 
-const T = {
-  KafkaMessage: root.lookupType('orderer.KafkaMessage'),
-  KafkaMessageRegular: root.lookupType('orderer.KafkaMessageRegular'),
-  KafkaMetadata: root.lookupType('orderer.KafkaMetadata'),
-  Metadata: root.lookupType('common.Metadata'),
-  Block: root.lookupType('common.Block'),
-  OrdererBlockMetadata: root.lookupType('common.OrdererBlockMetadata'),
-  LastConfig: root.lookupType('common.LastConfig'),
-};
+/**
+ * The protobufjs types, built on first use: protobufjs (a CommonJS package) is loaded and the schema parsed
+ * only by code that encodes or decodes, not by every command that imports a constant from here.
+ */
+function fabricTypes(): FabricTypes {
+  if (types) return types;
+  const pb = createRequire(import.meta.url)('protobufjs') as typeof protobuf;
+  const root = new pb.Root();
+  pb.parse(PROTO, root, { keepCase: false });
+  pb.parse(COMMON_PROTO, root, { keepCase: false });
+  types = {
+    KafkaMessage: root.lookupType('orderer.KafkaMessage'),
+    KafkaMessageRegular: root.lookupType('orderer.KafkaMessageRegular'),
+    KafkaMetadata: root.lookupType('orderer.KafkaMetadata'),
+    Metadata: root.lookupType('common.Metadata'),
+    Block: root.lookupType('common.Block'),
+    OrdererBlockMetadata: root.lookupType('common.OrdererBlockMetadata'),
+    LastConfig: root.lookupType('common.LastConfig'),
+  };
+  return types;
+}
 
 /** The protobufjs types, for tests and tools that need more than the helpers below. */
-export const fabricTypes = T;
+export { fabricTypes };
 
 /** common.BlockMetadataIndex (release-1.4 common.proto). */
 export const BlockMetadataIndex = {
@@ -240,12 +261,16 @@ export type DecodedKafkaMessage =
  * Every orderer ignores it, which makes it the only safe filler for a partition.
  */
 export function encodeConnectMessage(): Uint8Array {
-  return plain(T.KafkaMessage.encode(T.KafkaMessage.fromObject({ connect: {} })).finish());
+  return plain(
+    fabricTypes()
+      .KafkaMessage.encode(fabricTypes().KafkaMessage.fromObject({ connect: {} }))
+      .finish(),
+  );
 }
 
 /** A TIME_TO_CUT message. For tests only: a stray one on a live channel stops its consenter for good. */
 export function encodeTimeToCutMessage(blockNumber: number): Uint8Array {
-  return encode(T.KafkaMessage, { timeToCut: { blockNumber } });
+  return encode(fabricTypes().KafkaMessage, { timeToCut: { blockNumber } });
 }
 
 export function encodeRegularMessage(m: {
@@ -254,7 +279,7 @@ export function encodeRegularMessage(m: {
   class?: KafkaMessageClass;
   originalOffset?: number;
 }): Uint8Array {
-  return encode(T.KafkaMessage, {
+  return encode(fabricTypes().KafkaMessage, {
     regular: {
       payload: m.payload,
       configSeq: m.configSeq ?? 0,
@@ -447,7 +472,7 @@ export interface KafkaMetadata {
 }
 
 export function encodeKafkaMetadata(m: Partial<KafkaMetadata> & { lastOffsetPersisted: number }): Uint8Array {
-  return encode(T.KafkaMetadata, {
+  return encode(fabricTypes().KafkaMetadata, {
     lastOffsetPersisted: m.lastOffsetPersisted,
     lastOriginalOffsetProcessed: m.lastOriginalOffsetProcessed ?? 0,
     lastResubmittedConfigOffset: m.lastResubmittedConfigOffset ?? 0,
@@ -488,11 +513,14 @@ export interface Metadata {
 }
 
 export function encodeMetadata(m: { value?: Uint8Array; signatures?: MetadataSignature[] }): Uint8Array {
-  return encode(T.Metadata, { value: m.value ?? new Uint8Array(0), signatures: m.signatures ?? [] });
+  return encode(fabricTypes().Metadata, {
+    value: m.value ?? new Uint8Array(0),
+    signatures: m.signatures ?? [],
+  });
 }
 
 export function decodeMetadata(bytes: Uint8Array): Metadata {
-  const m = decode(T.Metadata, bytes, 'common.Metadata');
+  const m = decode(fabricTypes().Metadata, bytes, 'common.Metadata');
   const sigs = Array.isArray(m.signatures) ? (m.signatures as Record<string, unknown>[]) : [];
   return {
     value: toBytes(m.value),
@@ -513,14 +541,14 @@ export function encodeOrdererBlockMetadata(m: {
   lastConfig?: number;
   consenterMetadata?: Uint8Array;
 }): Uint8Array {
-  return encode(T.OrdererBlockMetadata, {
+  return encode(fabricTypes().OrdererBlockMetadata, {
     ...(m.lastConfig !== undefined ? { lastConfig: { index: m.lastConfig } } : {}),
     consenterMetadata: m.consenterMetadata ?? new Uint8Array(0),
   });
 }
 
 export function decodeOrdererBlockMetadata(bytes: Uint8Array): OrdererBlockMetadata {
-  const m = decode(T.OrdererBlockMetadata, bytes, 'common.OrdererBlockMetadata');
+  const m = decode(fabricTypes().OrdererBlockMetadata, bytes, 'common.OrdererBlockMetadata');
   const lc = m.lastConfig as Record<string, unknown> | null | undefined;
   return {
     lastConfig: lc ? longToNumber(lc.index, 'last_config.index') : null,
@@ -529,7 +557,7 @@ export function decodeOrdererBlockMetadata(bytes: Uint8Array): OrdererBlockMetad
 }
 
 export function encodeLastConfig(index: number): Uint8Array {
-  return encode(T.LastConfig, { index });
+  return encode(fabricTypes().LastConfig, { index });
 }
 
 // ---------------------------------------------------------------- common.Block
@@ -544,7 +572,7 @@ export interface Block {
 
 /** A proto-marshalled common.Block (the Deliver API's form, NOT the block file's). */
 export function encodeBlock(b: Block): Uint8Array {
-  return encode(T.Block, {
+  return encode(fabricTypes().Block, {
     header: { number: b.header.number, previousHash: b.header.previousHash, dataHash: b.header.dataHash },
     data: { data: b.data },
     metadata: { metadata: b.metadata },
@@ -552,7 +580,7 @@ export function encodeBlock(b: Block): Uint8Array {
 }
 
 export function decodeBlock(bytes: Uint8Array): Block {
-  const m = decode(T.Block, bytes, 'common.Block');
+  const m = decode(fabricTypes().Block, bytes, 'common.Block');
   const h = (m.header ?? {}) as Record<string, unknown>;
   const d = (m.data ?? {}) as Record<string, unknown>;
   const md = (m.metadata ?? {}) as Record<string, unknown>;
@@ -647,7 +675,7 @@ export function kafkaMetadataOfBlock(metadata: readonly Uint8Array[]): BlockKafk
         lastConfig =
           md.value.length > 0
             ? longToNumber(
-                (T.LastConfig.decode(md.value) as unknown as Record<string, unknown>).index,
+                (fabricTypes().LastConfig.decode(md.value) as unknown as Record<string, unknown>).index,
                 'last_config',
               )
             : 0;

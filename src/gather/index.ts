@@ -70,32 +70,36 @@ export async function gatherSnapshot(
   const extraGatherers = opts.extraGatherers ?? [];
   const extras = extraGatherers.filter((g) => !g.afterZookeeper).map(start);
 
-  const zk = await gatherZookeeper(config.zookeeper, scopeTopics ? { topics: scopeTopics } : {});
+  // ZooKeeper and the bootstrap brokers are asked at the same time; the registered brokers' own addresses, the
+  // offsets and the reachability probes follow ZooKeeper's answer.
+  const zkP = gatherZookeeper(config.zookeeper, scopeTopics ? { topics: scopeTopics } : {});
+  let kafkaStatus: SourceStatus;
+  const kafkaP = (async () => {
+    try {
+      const wire = wireOptionsFor(config.kafka, opts.secrets.byEnv);
+      const kafka = await gatherKafka(snapshot.expected.bootstrap, {
+        wire,
+        zookeeper: zkP.then((zk) => ({
+          ...(zk.view ? { registrations: zk.view.brokers, partitions: zk.view.partitions } : {}),
+        })),
+        ...(scopeTopics ? { topics: scopeTopics } : {}),
+      });
+      snapshot.kafka = kafka.view;
+      kafkaStatus = kafka.status;
+    } catch (err) {
+      kafkaStatus = { ok: false, error: describeError(err) };
+    }
+  })();
+  const zk = await zkP;
   snapshot.zookeeper = zk.view;
   snapshot.zookeeperMembers = zk.members;
   snapshot.sources.zookeeper = zk.status;
   for (const g of extraGatherers) if (g.afterZookeeper) extras.push(start(g));
 
-  const registrations = zk.view?.brokers;
-  let kafkaStatus: SourceStatus;
-  try {
-    const wire = wireOptionsFor(config.kafka, opts.secrets.byEnv);
-    const [kafka, probes] = await Promise.all([
-      gatherKafka(snapshot.expected.bootstrap, {
-        wire,
-        ...(registrations ? { registrations } : {}),
-        ...(zk.view ? { partitions: zk.view.partitions } : {}),
-        ...(scopeTopics ? { topics: scopeTopics } : {}),
-      }),
-      probeBrokerEndpoints(registrations ?? [], config.kafka.connectTimeoutMs),
-    ]);
-    snapshot.kafka = kafka.view;
-    for (const p of probes) snapshot.reachability.push(p);
-    kafkaStatus = kafka.status;
-  } catch (err) {
-    kafkaStatus = { ok: false, error: describeError(err) };
-  }
-  snapshot.sources.kafka = kafkaStatus;
+  const probes = await probeBrokerEndpoints(zk.view?.brokers ?? [], config.kafka.connectTimeoutMs);
+  for (const p of probes) snapshot.reachability.push(p);
+  await kafkaP;
+  snapshot.sources.kafka = kafkaStatus!;
   await Promise.all(extras);
   return snapshot;
 }

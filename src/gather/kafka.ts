@@ -34,6 +34,12 @@ export interface KafkaGatherInput {
   registrations?: BrokerRegistration[];
   /** Partition state from ZooKeeper: the leaders to ask for offsets. */
   partitions?: ZkPartitionState[];
+  /**
+   * ZooKeeper's answer (registrations and partition state) while it is still on its way: the bootstrap brokers
+   * are asked for metadata meanwhile, the registered brokers and the offsets once it is here. Takes the place
+   * of `registrations` and `partitions`.
+   */
+  zookeeper?: Promise<{ registrations?: BrokerRegistration[]; partitions?: ZkPartitionState[] }>;
   /** Only these topics (a channel scope); all topics when absent. */
   topics?: string[];
   wire: WireOptions;
@@ -94,52 +100,74 @@ export async function gatherKafka(bootstrap: string[], input: KafkaGatherInput):
   const started = Date.now();
   const notChecked: string[] = [];
 
-  // 1. Whom to ask: the bootstrap list and every registered broker's advertised address.
-  const targets = new Map<string, Target>();
-  for (const reg of input.registrations ?? []) {
-    const address = `${reg.host}:${reg.port}`;
-    targets.set(address, { address, host: reg.host, port: reg.port, brokerId: reg.id });
-  }
-  for (const address of bootstrap) {
-    if (!targets.has(address)) targets.set(address, { address, ...splitAddress(address), brokerId: null });
-  }
-
-  // 2. Connect to each and ask for ApiVersions and Metadata, pipelined, all brokers at once.
+  // 1. Ask each broker for ApiVersions and Metadata, pipelined, all at once: the bootstrap list at once, every
+  //    registered broker's advertised address as soon as ZooKeeper has named them.
   const connections = new Map<string, BrokerConnection>();
-  const apiVersions: NonNullable<KafkaView['apiVersions']> = {};
+  const versionsByAddress = new Map<string, Record<number, [number, number]>>();
   const answers = new Map<string, MetadataAnswer>();
-  const views: BrokerMetadataView[] = await Promise.all(
-    [...targets.values()].map(async (t): Promise<BrokerMetadataView> => {
-      const t0 = Date.now();
-      const view: BrokerMetadataView = { brokerId: t.brokerId, address: t.address, ok: false };
-      try {
-        const conn = await BrokerConnection.open(t.host, t.port, input.wire);
-        connections.set(t.address, conn);
-        const [versions, md] = await Promise.all([
-          conn.send(apiVersionsRequest()),
-          conn.send(metadataRequest(input.topics ?? null)),
-        ]);
-        answers.set(t.address, md);
-        if (view.brokerId === null) {
-          view.brokerId = md.brokers.find((b) => `${b.host}:${b.port}` === t.address)?.id ?? null;
+  const ask = async (t: Target): Promise<BrokerMetadataView> => {
+    const t0 = Date.now();
+    const view: BrokerMetadataView = { brokerId: t.brokerId, address: t.address, ok: false };
+    try {
+      const conn = await BrokerConnection.open(t.host, t.port, input.wire);
+      connections.set(t.address, conn);
+      const [versions, md] = await Promise.all([
+        conn.send(apiVersionsRequest()),
+        conn.send(metadataRequest(input.topics ?? null)),
+      ]);
+      answers.set(t.address, md);
+      versionsByAddress.set(t.address, versions.versions);
+      view.ok = true;
+      view.controllerId = md.controllerId;
+      view.brokers = md.brokers.map((b) => ({ id: b.id, host: b.host, port: b.port, rack: b.rack }));
+      view.partitions = [];
+      view.topicErrors = {};
+      for (const topic of md.topics) {
+        if (topic.errorCode !== 0) view.topicErrors[topic.name] = topic.errorCode;
+        for (const p of topic.partitions) {
+          view.partitions.push({
+            topic: topic.name,
+            partition: p.partition,
+            errorCode: p.errorCode,
+            leader: p.leader,
+            replicas: p.replicas,
+            isr: p.isr,
+          });
         }
-        apiVersions[view.brokerId ?? t.address] = versions.versions;
-        view.ok = true;
-        view.controllerId = md.controllerId;
-        view.brokers = md.brokers.map((b) => ({ id: b.id, host: b.host, port: b.port, rack: b.rack }));
-        view.partitions = [];
-        view.topicErrors = {};
-        for (const topic of md.topics) {
-          if (topic.errorCode !== 0) view.topicErrors[topic.name] = topic.errorCode;
-          for (const p of topic.partitions) view.partitions.push({ topic: topic.name, ...p });
-        }
-      } catch (err) {
-        view.error = describeError(err);
       }
-      view.ms = Date.now() - t0;
-      return view;
-    }),
-  );
+    } catch (err) {
+      view.error = describeError(err);
+    }
+    view.ms = Date.now() - t0;
+    return view;
+  };
+  const asked = new Map<string, Promise<BrokerMetadataView>>();
+  for (const address of bootstrap) {
+    if (!asked.has(address)) asked.set(address, ask({ address, ...splitAddress(address), brokerId: null }));
+  }
+  const zk = input.zookeeper
+    ? await input.zookeeper.catch(() => ({}) as { registrations?: BrokerRegistration[] })
+    : input;
+  const partitionsFromZk = (zk as { partitions?: ZkPartitionState[] }).partitions;
+  const registeredAt = new Map<string, number>();
+  for (const reg of zk.registrations ?? []) {
+    const address = `${reg.host}:${reg.port}`;
+    registeredAt.set(address, reg.id);
+    if (!asked.has(address))
+      asked.set(address, ask({ address, host: reg.host, port: reg.port, brokerId: reg.id }));
+  }
+  const views: BrokerMetadataView[] = await Promise.all(asked.values());
+  // A broker is who ZooKeeper says is registered at that address, else who its own answer says it is.
+  const apiVersions: NonNullable<KafkaView['apiVersions']> = {};
+  for (const view of views) {
+    const registered = registeredAt.get(view.address);
+    if (registered !== undefined) view.brokerId = registered;
+    else if (view.brokerId === null && view.ok) {
+      view.brokerId = view.brokers?.find((b) => `${b.host}:${b.port}` === view.address)?.id ?? null;
+    }
+    const versions = versionsByAddress.get(view.address);
+    if (versions) apiVersions[view.brokerId ?? view.address] = versions;
+  }
 
   try {
     if (!views.some((v) => v.ok)) {
@@ -171,7 +199,7 @@ export async function gatherKafka(bootstrap: string[], input: KafkaGatherInput):
         }
       }
     }
-    for (const p of input.partitions ?? []) {
+    for (const p of partitionsFromZk ?? []) {
       if (input.topics && !input.topics.includes(p.topic)) continue;
       const key = `${p.topic}/${p.partition}`;
       allPartitions.set(key, { topic: p.topic, partition: p.partition });
@@ -189,45 +217,7 @@ export async function gatherKafka(bootstrap: string[], input: KafkaGatherInput):
       if (list) list.push(tp);
       else byLeader.set(leader, [tp]);
     }
-    await Promise.all(
-      [...byLeader].map(async ([leader, parts]) => {
-        const conn = connFor(leader);
-        if (!conn) {
-          for (const tp of parts) {
-            offsets.set(`${tp.topic}/${tp.partition}`, {
-              ...tp,
-              broker: leader,
-              error: `leader broker ${leader} could not be reached`,
-            });
-          }
-          return;
-        }
-        try {
-          const [latest, earliest] = await Promise.all([
-            conn.send(listOffsetsRequest(parts, LATEST)),
-            conn.send(listOffsetsRequest(parts, EARLIEST)),
-          ]);
-          for (const tp of parts) offsets.set(`${tp.topic}/${tp.partition}`, { ...tp, broker: leader });
-          for (const [answers_, field] of [
-            [latest, 'highWatermark'],
-            [earliest, 'logStartOffset'],
-          ] as const) {
-            for (const a of answers_) {
-              const o = offsets.get(`${a.topic}/${a.partition}`);
-              if (!o) continue;
-              if (a.errorCode === 0) o[field] = Number(a.offset);
-              else o.error = `broker ${leader}: ${kafkaErrorName(a.errorCode)}`;
-            }
-          }
-        } catch (err) {
-          for (const tp of parts) {
-            offsets.set(`${tp.topic}/${tp.partition}`, { ...tp, broker: leader, error: describeError(err) });
-          }
-        }
-      }),
-    );
-
-    // 4. Configs: each broker its own (a broker answers only for itself on old releases), topics from one broker.
+    // 4. Configs, read while the offsets are: each broker its own (a broker answers only for itself on old releases), topics from one broker.
     const brokerConfigs: KafkaView['brokerConfigs'] = {};
     const topicConfigs: KafkaView['topicConfigs'] = {};
     const supportsDescribeConfigs = (key: string | number) => {
@@ -236,55 +226,107 @@ export async function gatherKafka(bootstrap: string[], input: KafkaGatherInput):
     };
     const brokerIds = new Set<number>();
     for (const v of views) if (v.ok && v.brokerId !== null) brokerIds.add(v.brokerId);
-    await Promise.all(
-      [...brokerIds].map(async (id) => {
-        const conn = connFor(id);
-        if (!conn) return;
-        if (!supportsDescribeConfigs(id)) {
-          notChecked.push(`broker ${id} configs: the broker lacks DescribeConfigs (Kafka < 0.11)`);
-          return;
-        }
-        try {
-          const res = await conn.send(describeConfigsRequest([{ type: RESOURCE_BROKER, name: String(id) }]));
-          const r = res.resources[0];
-          if (!r || r.errorCode !== 0) {
-            notChecked.push(
-              `broker ${id} configs: ${r ? (r.errorMessage ?? kafkaErrorName(r.errorCode)) : 'empty answer'}`,
-            );
+    const readOffsets = async (): Promise<void> => {
+      await Promise.all(
+        [...byLeader].map(async ([leader, parts]) => {
+          const conn = connFor(leader);
+          if (!conn) {
+            for (const tp of parts) {
+              offsets.set(`${tp.topic}/${tp.partition}`, {
+                ...tp,
+                broker: leader,
+                error: `leader broker ${leader} could not be reached`,
+              });
+            }
             return;
           }
-          brokerConfigs[String(id)] = Object.fromEntries(
-            r.configs.filter((c) => !c.sensitive && c.value !== null).map((c) => [c.name, c.value as string]),
-          );
-        } catch (err) {
-          notChecked.push(`broker ${id} configs: ${describeError(err)}`);
-        }
-      }),
-    );
-    const topicNames = [...new Set([...allPartitions.values()].map((p) => p.topic))].sort();
-    const configBroker = [...connections.entries()].find(([address]) =>
-      supportsDescribeConfigs(views.find((v) => v.address === address)?.brokerId ?? address),
-    );
-    if (topicNames.length > 0 && configBroker) {
-      try {
-        const res = await configBroker[1].send(
-          describeConfigsRequest(topicNames.map((name) => ({ type: RESOURCE_TOPIC, name }))),
-        );
-        for (const r of res.resources) {
-          if (r.errorCode !== 0) {
-            notChecked.push(`topic ${r.name} configs: ${r.errorMessage ?? kafkaErrorName(r.errorCode)}`);
-            continue;
+          try {
+            const [latest, earliest] = await Promise.all([
+              conn.send(listOffsetsRequest(parts, LATEST)),
+              conn.send(listOffsetsRequest(parts, EARLIEST)),
+            ]);
+            for (const tp of parts) offsets.set(`${tp.topic}/${tp.partition}`, { ...tp, broker: leader });
+            for (const [answers_, field] of [
+              [latest, 'highWatermark'],
+              [earliest, 'logStartOffset'],
+            ] as const) {
+              for (const a of answers_) {
+                const o = offsets.get(`${a.topic}/${a.partition}`);
+                if (!o) continue;
+                if (a.errorCode === 0) o[field] = Number(a.offset);
+                else o.error = `broker ${leader}: ${kafkaErrorName(a.errorCode)}`;
+              }
+            }
+          } catch (err) {
+            for (const tp of parts) {
+              offsets.set(`${tp.topic}/${tp.partition}`, {
+                ...tp,
+                broker: leader,
+                error: describeError(err),
+              });
+            }
           }
-          topicConfigs[r.name] = Object.fromEntries(
-            r.configs.filter((c) => c.value !== null && !c.sensitive).map((c) => [c.name, c.value as string]),
+        }),
+      );
+    };
+    const readConfigs = async (): Promise<void> => {
+      await Promise.all(
+        [...brokerIds].map(async (id) => {
+          const conn = connFor(id);
+          if (!conn) return;
+          if (!supportsDescribeConfigs(id)) {
+            notChecked.push(`broker ${id} configs: the broker lacks DescribeConfigs (Kafka < 0.11)`);
+            return;
+          }
+          try {
+            const res = await conn.send(
+              describeConfigsRequest([{ type: RESOURCE_BROKER, name: String(id) }]),
+            );
+            const r = res.resources[0];
+            if (!r || r.errorCode !== 0) {
+              notChecked.push(
+                `broker ${id} configs: ${r ? (r.errorMessage ?? kafkaErrorName(r.errorCode)) : 'empty answer'}`,
+              );
+              return;
+            }
+            brokerConfigs[String(id)] = Object.fromEntries(
+              r.configs
+                .filter((c) => !c.sensitive && c.value !== null)
+                .map((c) => [c.name, c.value as string]),
+            );
+          } catch (err) {
+            notChecked.push(`broker ${id} configs: ${describeError(err)}`);
+          }
+        }),
+      );
+      const topicNames = [...new Set([...allPartitions.values()].map((p) => p.topic))].sort();
+      const configBroker = [...connections.entries()].find(([address]) =>
+        supportsDescribeConfigs(views.find((v) => v.address === address)?.brokerId ?? address),
+      );
+      if (topicNames.length > 0 && configBroker) {
+        try {
+          const res = await configBroker[1].send(
+            describeConfigsRequest(topicNames.map((name) => ({ type: RESOURCE_TOPIC, name }))),
           );
+          for (const r of res.resources) {
+            if (r.errorCode !== 0) {
+              notChecked.push(`topic ${r.name} configs: ${r.errorMessage ?? kafkaErrorName(r.errorCode)}`);
+              continue;
+            }
+            topicConfigs[r.name] = Object.fromEntries(
+              r.configs
+                .filter((c) => c.value !== null && !c.sensitive)
+                .map((c) => [c.name, c.value as string]),
+            );
+          }
+        } catch (err) {
+          notChecked.push(`topic configs: ${describeError(err)}`);
         }
-      } catch (err) {
-        notChecked.push(`topic configs: ${describeError(err)}`);
+      } else if (topicNames.length > 0) {
+        notChecked.push('topic configs: no reachable broker supports DescribeConfigs (Kafka < 0.11)');
       }
-    } else if (topicNames.length > 0) {
-      notChecked.push('topic configs: no reachable broker supports DescribeConfigs (Kafka < 0.11)');
-    }
+    };
+    await Promise.all([readOffsets(), readConfigs()]);
 
     const view: KafkaView = {
       views: views.sort(

@@ -1,7 +1,8 @@
 /**
  * Read Kafka's state from ZooKeeper: registered brokers, controller, every partition's assignment and state,
- * config overrides, a reassignment in progress. All reads are issued at once on one session (the client
- * pipelines them), so thousands of partitions cost one round trip's latency plus transfer, not one each.
+ * config overrides, a reassignment in progress. Three rounds of reads, each issued at once on one session
+ * (folded into multiRead requests on ZooKeeper 3.6+, pipelined one request each on older servers), so
+ * thousands of partitions cost three round trips plus transfer, not one each.
  */
 import type { ClusterConfig } from '../config/index.js';
 import { describeError } from '../errors/index.js';
@@ -13,11 +14,14 @@ import type {
   ZkView,
 } from '../model/index.js';
 import { probeMember } from '../zookeeper/fourletter.js';
-import { parseConnectString, ZkSession } from '../zookeeper/session.js';
+import { ZkReader } from '../zookeeper/reader.js';
+import { parseConnectString } from '../zookeeper/connect-string.js';
 
 export interface ZookeeperGatherOptions {
   /** Only these topics' partitions (a channel scope); all topics when absent. */
   topics?: string[];
+  /** Start the session at a random member (default) or at the first one listed. */
+  shuffleMembers?: boolean;
 }
 
 export interface ZookeeperGathered {
@@ -73,12 +77,13 @@ export async function gatherZookeeper(
   const started = Date.now();
   const { members: addresses } = parseConnectString(cfg.connect);
   const membersP = Promise.all(addresses.map((a) => probeMember(a, cfg.connectTimeoutMs)));
-  let session: ZkSession;
+  let session: ZkReader;
   try {
-    session = await ZkSession.open(cfg.connect, {
+    session = await ZkReader.open(cfg.connect, {
       connectTimeoutMs: cfg.connectTimeoutMs,
       sessionTimeoutMs: cfg.sessionTimeoutMs,
       requestTimeoutMs: cfg.sessionTimeoutMs,
+      ...(opts.shuffleMembers === false ? { shuffle: false } : {}),
     });
   } catch (err) {
     const members = await membersP;
@@ -108,14 +113,19 @@ export async function gatherZookeeper(
     const topics = [...(topicNames ?? [])].sort();
 
     // Everything else depends only on the names above: issue it all at once.
-    const [brokerNodes, topicNodes, topicConfigNodes, brokerConfigNodes] = await session.batch(() =>
-      Promise.all([
-        Promise.all(brokerIds.map((id) => session.getData(`/brokers/ids/${id}`))),
-        Promise.all(topics.map((t) => session.getData(`/brokers/topics/${t}`))),
-        Promise.all(topics.map((t) => session.getData(`/config/topics/${t}`))),
-        Promise.all((brokerConfigIds ?? []).map((b) => session.getData(`/config/brokers/${b}`))),
-      ]),
-    );
+    const configBrokers = brokerConfigIds ?? [];
+    const round2 = await session.getDataMany([
+      ...brokerIds.map((id) => `/brokers/ids/${id}`),
+      ...topics.map((t) => `/brokers/topics/${t}`),
+      ...topics.map((t) => `/config/topics/${t}`),
+      ...configBrokers.map((b) => `/config/brokers/${b}`),
+    ]);
+    let at = 0;
+    const take = (n: number) => round2.slice(at, (at += n));
+    const brokerNodes = take(brokerIds.length);
+    const topicNodes = take(topics.length);
+    const topicConfigNodes = take(topics.length);
+    const brokerConfigNodes = take(configBrokers.length);
 
     const brokers: BrokerRegistration[] = [];
     brokerIds.forEach((id, i) => {
@@ -153,10 +163,8 @@ export async function gatherZookeeper(
     });
     assignments.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
 
-    const stateNodes = await session.batch(() =>
-      Promise.all(
-        assignments.map((a) => session.getData(`/brokers/topics/${a.topic}/partitions/${a.partition}/state`)),
-      ),
+    const stateNodes = await session.getDataMany(
+      assignments.map((a) => `/brokers/topics/${a.topic}/partitions/${a.partition}/state`),
     );
     const partitions: ZkPartitionState[] = assignments.map((a, i) => {
       const node = stateNodes[i];
@@ -190,7 +198,7 @@ export async function gatherZookeeper(
       if (c) topicConfigs[t] = c;
     });
     const brokerConfigOverrides: ZkView['brokerConfigOverrides'] = {};
-    (brokerConfigIds ?? []).forEach((b, i) => {
+    configBrokers.forEach((b, i) => {
       const c = configMap(`/config/brokers/${b}`, brokerConfigNodes[i] ?? null);
       if (c) brokerConfigOverrides[b] = c;
     });
@@ -236,6 +244,7 @@ export async function gatherZookeeper(
       malformed,
     };
     if (controllerEpoch !== undefined) view.controllerEpoch = controllerEpoch;
+    view.readFrom = session.membersUsed;
     const status: SourceStatus = { ok: true, ms: Date.now() - started };
     if (notChecked.length) status.notChecked = notChecked;
     return { view, members, status };

@@ -70,6 +70,8 @@ export interface ZkView {
   reassignment: { topic: string; partition: number; replicas: number[] }[] | null;
   /** Paths whose content did not parse, with the reason: reported, never fatal. */
   malformed: { path: string; error: string }[];
+  /** Members whose sessions served the reads, in order: more than one when a member went away mid-read. */
+  readFrom?: string[];
 }
 
 // ---------------------------------------------------------------- Kafka

@@ -60,19 +60,7 @@ export interface ZkSessionOptions {
   requestTimeoutMs?: number;
 }
 
-/** Split "h1:2181,h2:2181/chroot" into members and chroot. */
-export function parseConnectString(connect: string): { members: string[]; chroot: string } {
-  const slash = connect.indexOf('/');
-  const hosts = slash === -1 ? connect : connect.slice(0, slash);
-  const chroot = slash === -1 ? '' : connect.slice(slash).replace(/\/+$/, '');
-  return {
-    members: hosts
-      .split(',')
-      .map((h) => h.trim())
-      .filter(Boolean),
-    chroot,
-  };
-}
+export { parseConnectString } from './connect-string.js';
 
 function statOf(stat: zookeeper.Stat | undefined): ZkStat {
   if (!stat) return { version: -1, ephemeralOwner: '0', mtime: 0, ctime: 0 };

@@ -103,7 +103,9 @@ describe('Kafka messages, byte for byte', () => {
         ),
         (m) => {
           if (m.kind === 'connect') {
-            const bytes = fabricTypes.KafkaMessage.encode({ connect: { payload: m.payload } }).finish();
+            const bytes = fabricTypes()
+              .KafkaMessage.encode({ connect: { payload: m.payload } })
+              .finish();
             expect(decodeKafkaMessage(bytes)).toEqual({ type: 'connect', payload: m.payload });
           } else if (m.kind === 'ttc') {
             expect(decodeKafkaMessage(encodeTimeToCutMessage(m.n))).toEqual({

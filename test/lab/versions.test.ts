@@ -3,6 +3,8 @@
  * ZooKeeper 3.4 it bundles) through the same faults, and the smallest lab (1 standalone ZooKeeper, 1 broker).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { gatherZookeeper } from '../../src/gather/zookeeper.js';
+import { ZkReader } from '../../src/zookeeper/reader.js';
 import {
   brokerMetadata,
   createTopic,
@@ -78,6 +80,29 @@ describe.skipIf(shared.kafkaVersion === '1.0.2')('Kafka 1.0.2 (Fabric 1.4) on th
       'min.insync.replicas': '2',
       'unclean.leader.election.enable': 'false',
     });
+  });
+
+  it("the gatherer's ZooKeeper reader on 3.4 (no multiRead): one pipelined read each, the same answers", async () => {
+    const connect = [0, 1, 2].map((i) => `127.0.0.1:${basePorts.zookeeper + i}`).join(',');
+    const r = await ZkReader.open(connect, { connectTimeoutMs: 5000, sessionTimeoutMs: 10_000 });
+    try {
+      const paths = ['/brokers/topics/pubchain/partitions/0/state', '/brokers/ids/1', '/no/such/znode'];
+      const nodes = await r.getDataMany(paths);
+      expect(r.multiReadSupported).toBe(false);
+      expect(r.reconnected).toBe(0);
+      const expected = await withZk(connect, (zk) => Promise.all(paths.map((p) => zk.get(p))));
+      expect(nodes.map((n) => n?.data.toString('utf8') ?? null)).toEqual(expected);
+      expect(expected[0]).toMatch(/"leader":\d/);
+    } finally {
+      r.close();
+    }
+    const gathered = await gatherZookeeper({ connect, connectTimeoutMs: 5000, sessionTimeoutMs: 10_000 });
+    expect(gathered.status.ok, gathered.status.error).toBe(true);
+    expect(gathered.view?.brokers.map((b) => b.id)).toEqual([1, 2, 3, 4]);
+    const pubchain = gathered.view?.partitions.find((p) => p.topic === 'pubchain');
+    expect(pubchain?.replicas).toHaveLength(3);
+    expect(pubchain?.isr.length).toBeGreaterThanOrEqual(2);
+    expect(gathered.view?.members.map((m) => m.version?.slice(0, 4))).toEqual(['3.4.', '3.4.', '3.4.']);
   });
 
   it('seed 002: RF=1 partition goes offline when its broker is killed', async () => {
