@@ -262,7 +262,7 @@ export async function gatherKafka(bootstrap: string[], input: KafkaGatherInput):
               offsets.set(`${tp.topic}/${tp.partition}`, {
                 ...tp,
                 broker: leader,
-                error: describeError(err),
+                error: `leader broker ${leader}: ${describeError(err)}`,
               });
             }
           }
