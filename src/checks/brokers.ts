@@ -22,12 +22,33 @@ export function brokerRegistrationChecks(snapshot: ClusterSnapshot, ctx: CheckCo
           `${container.restartCount ? ` (restarted ${container.restartCount} times)` : ''}.`
         : ` No container ${container.name} was found.`
       : '';
+    const path = `/brokers/ids/${id}`;
+    const unreadable = snapshot.zookeeper?.malformed.find((m) => m.path === path);
+    if (unreadable) {
+      findings.push({
+        code: 'BROKER_NOT_REGISTERED',
+        severity: 'critical',
+        subject: { broker: id },
+        summary:
+          `Broker ${id}'s registration ${path} exists but cannot be read (${unreadable.error}): neither this ` +
+          'tool nor the controller can use it' +
+          (hosted > 0 ? `; broker ${id} holds ${plural(hosted, 'replica')}` : ''),
+        explanation:
+          `Kafka writes ${path} itself, as JSON, when the broker starts. Content that does not parse was ` +
+          'written by something else (a hand edit, another tool sharing the chroot) and the controller cannot ' +
+          `treat broker ${id} as alive while it is there. Find out who wrote it; if broker ${id} is stopped, ` +
+          'delete the node and start the broker so that it registers itself again.',
+        evidence: { path, error: unreadable.error, expected: snapshot.expected.brokerIds, registered },
+        repairs: [restartBroker(ix, id)],
+      });
+      continue;
+    }
     findings.push({
       code: 'BROKER_NOT_REGISTERED',
       severity: 'critical',
       subject: { broker: id },
       summary:
-        `Broker ${id} is not registered in ZooKeeper (/brokers/ids/${id} missing): it is down or lost its ` +
+        `Broker ${id} is not registered in ZooKeeper (${path} missing): it is down or lost its ` +
         `ZooKeeper session` +
         (hosted > 0 ? `; it holds ${plural(hosted, 'replica')}` : ''),
       explanation:

@@ -285,7 +285,7 @@ export async function gatherKafka(bootstrap: string[], input: KafkaGatherInput):
             const r = res.resources[0];
             if (!r || r.errorCode !== 0) {
               notChecked.push(
-                `broker ${id} configs: ${r ? (r.errorMessage ?? kafkaErrorName(r.errorCode)) : 'empty answer'}`,
+                `broker ${id} configs: ${r ? (r.errorMessage || kafkaErrorName(r.errorCode)) : 'empty answer'}`,
               );
               return;
             }
@@ -310,7 +310,7 @@ export async function gatherKafka(bootstrap: string[], input: KafkaGatherInput):
           );
           for (const r of res.resources) {
             if (r.errorCode !== 0) {
-              notChecked.push(`topic ${r.name} configs: ${r.errorMessage ?? kafkaErrorName(r.errorCode)}`);
+              notChecked.push(`topic ${r.name} configs: ${r.errorMessage || kafkaErrorName(r.errorCode)}`);
               continue;
             }
             topicConfigs[r.name] = Object.fromEntries(
