@@ -50,7 +50,12 @@ function capital(s: string): string {
 
 function subjectOf(c: ContainerObservation): Subject {
   const s: Subject = { container: c.name };
-  if (c.role === 'broker' && c.runs !== undefined && Number.isInteger(Number(c.runs)))
+  if (
+    c.role === 'broker' &&
+    c.runs !== undefined &&
+    Number.isSafeInteger(Number(c.runs)) &&
+    String(c.runs).trim() !== ''
+  )
     s.broker = Number(c.runs);
   if (c.role === 'zookeeper' && c.runs !== undefined) s.zookeeper = String(c.runs);
   if (c.role === 'orderer' && c.runs !== undefined) s.orderer = String(c.runs);
@@ -59,7 +64,14 @@ function subjectOf(c: ContainerObservation): Subject {
 
 function restartRepair(c: ContainerObservation, verb: 'Start' | 'Restart'): RepairSuggestion {
   const args: Record<string, string | number> = { container: c.name };
-  if (c.role === 'broker' && c.runs !== undefined) args.broker = Number(c.runs);
+  // Only a broker id that is one: a container that says it runs broker "x" gets no NaN argument.
+  if (
+    c.role === 'broker' &&
+    c.runs !== undefined &&
+    Number.isSafeInteger(Number(c.runs)) &&
+    String(c.runs).trim() !== ''
+  )
+    args.broker = Number(c.runs);
   return {
     kind: verb === 'Start' ? 'start-container' : 'restart-container',
     args,

@@ -117,7 +117,8 @@ export function num(value: string | undefined): number | undefined {
   const v = value.trim();
   if (v === '' || v === 'null') return undefined;
   const n = Number(v);
-  return Number.isFinite(n) ? n : undefined;
+  // "-0" is 0: a -0 would not survive the JSON report.
+  return Number.isFinite(n) ? n + 0 : undefined;
 }
 
 function present(value: string | undefined): string | undefined {
@@ -152,15 +153,20 @@ function buildIndex(snapshot: ClusterSnapshot): SnapshotIndex {
   for (const b of zk?.brokers ?? []) registrations.set(b.id, b);
   const registered = zk ? new Set(registrations.keys()) : null;
 
-  const partitions = (zk?.partitions ?? [])
-    .filter((p) => inScope(p.topic))
-    .slice()
-    .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+  // A partition ZooKeeper lists twice (a broken tool, a hand edit) counts once, as first listed; the metadata
+  // check reports the duplicate.
   const partitionByKey = new Map<string, ZkPartitionState>();
+  for (const p of zk?.partitions ?? []) {
+    if (!inScope(p.topic)) continue;
+    const key = partKey(p.topic, p.partition);
+    if (!partitionByKey.has(key)) partitionByKey.set(key, p);
+  }
+  const partitions = [...partitionByKey.values()].sort((a, b) =>
+    a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition,
+  );
   const topics = new Map<string, ZkPartitionState[]>();
   const scopeReplicaBrokers = new Set<number>();
   for (const p of partitions) {
-    partitionByKey.set(partKey(p.topic, p.partition), p);
     let list = topics.get(p.topic);
     if (!list) topics.set(p.topic, (list = []));
     list.push(p);

@@ -22,6 +22,7 @@ import { metadataDivergenceChecks } from './metadata.js';
 import { partitionStateChecks } from './partitions.js';
 import { sourceChecks } from './sources.js';
 import { controllerChecks, zookeeperQuorumChecks } from './zookeeper.js';
+import { printable } from './words.js';
 
 export type { CheckContext, CheckFn, NamedCheck } from './context.js';
 export { indexSnapshot, withIndex, partKey, type SnapshotIndex } from './context.js';
@@ -81,14 +82,33 @@ export function finalizeFindings(
   const keep = scopeFilter(snapshot, indexSnapshot(snapshot, ctx));
   const seen = new Set<string>();
   const out: Finding[] = [];
-  for (const f of findings) {
-    if (!keep(f)) continue;
+  for (const raw of findings) {
+    if (!keep(raw)) continue;
+    const f = printableFinding(raw);
     const key = `${f.code}\u0000${subjectKey(f.subject)}\u0000${f.summary}`;
     if (seen.has(key)) continue;
     seen.add(key);
     out.push(f);
   }
   return out.sort(compareFindings);
+}
+
+/**
+ * A finding whose words (summary, explanation, repair titles) hold no control character: names from the cluster
+ * are interpolated into them, and a topic named "a\nb" or "\u001b[2J" must neither break the one-line summary
+ * nor reach a terminal as an escape sequence. Subjects and evidence keep the names exactly (they are data).
+ */
+function printableFinding(f: Finding): Finding {
+  const summary = printable(f.summary);
+  const explanation = f.explanation === undefined ? undefined : printable(f.explanation);
+  const titlesOk = f.repairs.every((r) => printable(r.title) === r.title);
+  if (summary === f.summary && explanation === f.explanation && titlesOk) return f;
+  return {
+    ...f,
+    summary,
+    ...(explanation !== undefined ? { explanation } : {}),
+    repairs: titlesOk ? f.repairs : f.repairs.map((r) => ({ ...r, title: printable(r.title) })),
+  };
 }
 
 /**

@@ -4,10 +4,26 @@
  * ZooKeeper's own partition state being inconsistent, brokers missing from a broker's metadata and brokers
  * disagreeing on the controller.
  */
-import type { BrokerMetadataView, ClusterSnapshot, Finding, MetadataPartition } from '../model/index.js';
+import type {
+  BrokerMetadataView,
+  ClusterSnapshot,
+  Finding,
+  MetadataPartition,
+  ZkPartitionState,
+} from '../model/index.js';
 import { indexSnapshot, partKey, type CheckContext, type SnapshotIndex } from './context.js';
 import { collapse, pendingOf } from './partitions.js';
-import { andList, brokers, idList, kafkaError, sameSet, tp, uniqSorted } from './words.js';
+import {
+  andList,
+  brokers,
+  idList,
+  isLegalTopicName,
+  kafkaError,
+  printable,
+  sameSet,
+  tp,
+  uniqSorted,
+} from './words.js';
 
 /** Partition error codes that do not contradict a live leader: 9 = a replica (not the leader) is offline. */
 const BENIGN_ERRORS = new Set([0, 9]);
@@ -81,10 +97,73 @@ export function metadataDivergenceChecks(snapshot: ClusterSnapshot, ctx: CheckCo
   const ix = indexSnapshot(snapshot, ctx);
   const zk = snapshot.zookeeper;
   const findings: Finding[] = [];
+  if (zk) findings.push(...zookeeperListing(ix));
   if (zk) findings.push(...partitionDivergence(ix));
   if (zk) findings.push(...brokerListDivergence(ix));
   findings.push(...controllerDivergence(ix));
   return findings;
+}
+
+/**
+ * What ZooKeeper lists that Kafka itself never writes: a partition listed twice (the checks use the first), and
+ * topic names Kafka does not allow (created by hand or by a broken tool: clients cannot use them, and tools
+ * that expect legal names may choke on them).
+ */
+function zookeeperListing(ix: SnapshotIndex): Finding[] {
+  const zk = ix.snapshot.zookeeper!;
+  const listed = new Map<string, ZkPartitionState[]>();
+  for (const p of zk.partitions) {
+    if (!ix.inScope(p.topic)) continue;
+    const key = partKey(p.topic, p.partition);
+    const list = listed.get(key);
+    if (list) list.push(p);
+    else listed.set(key, [p]);
+  }
+  const twice: Finding[] = [];
+  for (const list of listed.values()) {
+    if (list.length < 2) continue;
+    const first = list[0]!;
+    const states = list.map(
+      (p) => `leader ${p.leader ?? 'none'}, replicas ${idList(p.replicas)}, ISR ${idList(p.isr)}`,
+    );
+    const same = new Set(states).size === 1;
+    twice.push({
+      code: 'METADATA_DIVERGENCE',
+      severity: same ? 'warning' : 'critical',
+      subject: { topic: first.topic, partition: first.partition },
+      summary:
+        `${tp(printable(first.topic), first.partition)}: ZooKeeper's state lists it ${list.length} times` +
+        (same
+          ? ' (the same state each time)'
+          : `, with different states: ${states.slice(0, 3).join(' / ')}`) +
+        '; the first is used',
+      explanation:
+        'Kafka writes one state per partition. Two entries come from a hand edit or a broken tool writing ' +
+        `/brokers/topics/${printable(first.topic)}; which one the controller acts on is not certain. Compare with ` +
+        '`zkCli.sh get` of the topic and its partition state, and correct it with a reassignment.',
+      evidence: { listed: list.map((p) => ({ leader: p.leader, replicas: p.replicas, isr: p.isr })) },
+      repairs: [],
+    });
+  }
+  const out = collapse(twice.map(pendingOf), ix.channels);
+  for (const topic of ix.topics.keys()) {
+    if (isLegalTopicName(topic)) continue;
+    out.push({
+      code: 'METADATA_DIVERGENCE',
+      severity: 'warning',
+      subject: { topic },
+      summary:
+        `ZooKeeper lists topic "${printable(topic.length > 120 ? `${topic.slice(0, 119)}…` : topic)}", which is ` +
+        `not a valid Kafka topic name (${topic.length} characters)`,
+      explanation:
+        'Kafka allows 1 to 249 of a-z A-Z 0-9 . _ - in a topic name. This one was written into ZooKeeper by hand ' +
+        'or by a tool that skipped the check: clients cannot produce to or consume from it by name, and scripts ' +
+        'that expect legal names may misread it. Delete it, or recreate its data under a legal name.',
+      evidence: { topic, length: topic.length },
+      repairs: [],
+    });
+  }
+  return out;
 }
 
 function partitionDivergence(ix: SnapshotIndex): Finding[] {

@@ -523,4 +523,5 @@ const VERB: Partial<Record<string, string>> = {
   AT_MIN_ISR: 'at min.insync.replicas',
   UNDER_REPLICATED: 'under-replicated',
   METADATA_DIVERGENCE: 'differ between ZooKeeper and the brokers',
+  SOURCE_UNAVAILABLE: 'with impossible offsets from Kafka',
 };

@@ -2,9 +2,10 @@
  * SOURCE_UNAVAILABLE: what could not be read, and what could not be checked because of it. Other checks never
  * report a problem from missing data; this is the one place that says what is missing.
  */
-import type { ClusterSnapshot, Finding, SourceName, SourceStatus } from '../model/index.js';
+import type { ClusterSnapshot, Finding, PartitionOffsets, SourceName, SourceStatus } from '../model/index.js';
 import { indexSnapshot, partKey, type CheckContext } from './context.js';
-import { andList, plural } from './words.js';
+import { collapse, pendingOf } from './partitions.js';
+import { andList, plural, printable, tp } from './words.js';
 import { zookeeperMembers } from './zookeeper.js';
 
 const SOURCE_ORDER: readonly SourceName[] = ['zookeeper', 'kafka', 'docker', 'orderers'];
@@ -129,6 +130,8 @@ export function sourceChecks(snapshot: ClusterSnapshot, ctx: CheckContext = {}):
     }
   }
 
+  findings.push(...impossibleOffsets(snapshot, ix));
+
   const malformed = snapshot.zookeeper?.malformed ?? [];
   if (malformed.length > 0) {
     const shown = malformed.slice(0, 3).map((m) => `${m.path} (${m.error})`);
@@ -203,4 +206,65 @@ function derivedNotChecked(
     }
   }
   return out;
+}
+
+/**
+ * Why Kafka's offsets of a partition cannot be true, or undefined when they can. `unusable`: no offset of the
+ * partition can be relied on (one is negative or not whole: Kafka's -1 for "unknown" that slipped through);
+ * otherwise each offset may be right and only their order is impossible (log start above the high watermark).
+ */
+export function offsetsProblem(
+  o: Pick<PartitionOffsets, 'highWatermark' | 'logStartOffset'>,
+): { why: string; unusable: boolean } | undefined {
+  const hw = o.highWatermark;
+  const lso = o.logStartOffset;
+  const bad = (n: number | undefined) => n !== undefined && (!Number.isSafeInteger(n) || n < 0);
+  const problems: string[] = [];
+  if (bad(hw)) problems.push(`high watermark ${hw}`);
+  if (bad(lso)) problems.push(`log start offset ${lso}`);
+  if (problems.length > 0) {
+    return { why: `${problems.join(' and ')} (an offset is a whole number, 0 or more)`, unusable: true };
+  }
+  if (hw !== undefined && lso !== undefined && lso > hw) {
+    return { why: `log start offset ${lso} is above the high watermark ${hw}`, unusable: false };
+  }
+  return undefined;
+}
+
+/**
+ * Offsets no healthy broker reports: negative, not whole, or a log start offset above the high watermark. They
+ * are reported; unusable ones show as unknown in the report, and nothing may be decided from them.
+ */
+function impossibleOffsets(snapshot: ClusterSnapshot, ix: ReturnType<typeof indexSnapshot>): Finding[] {
+  const found: Finding[] = [];
+  for (const o of snapshot.kafka?.offsets ?? []) {
+    if (!ix.inScope(o.topic)) continue;
+    const problem = offsetsProblem(o);
+    if (problem === undefined) continue;
+    found.push({
+      code: 'SOURCE_UNAVAILABLE',
+      severity: 'warning',
+      subject: { source: 'kafka', topic: o.topic, partition: o.partition },
+      summary:
+        `Kafka reported impossible offsets for ${tp(printable(o.topic), o.partition)}` +
+        `${o.broker !== undefined ? ` (broker ${o.broker})` : ''}: ${problem.why}` +
+        (problem.unusable ? '; they were not used' : ''),
+      explanation:
+        'A broker answered ListOffsets with offsets that cannot be: a partition whose leader is changing or ' +
+        'whose log is damaged can do this. ' +
+        (problem.unusable
+          ? 'Offsets of this partition are shown as unknown, and nothing (padding a channel, comparing ' +
+            "orderers' offsets) may be decided from them. "
+          : 'Kafka keeps the log start offset at or below the high watermark; decisions that depend on these ' +
+            'offsets (padding a channel) must wait until they agree. ') +
+        "Check the leader's server.log, then look again.",
+      evidence: {
+        highWatermark: o.highWatermark ?? null,
+        logStartOffset: o.logStartOffset ?? null,
+        ...(o.broker !== undefined ? { broker: o.broker } : {}),
+      },
+      repairs: [],
+    });
+  }
+  return collapse(found.map(pendingOf), ix.channels);
 }

@@ -97,3 +97,44 @@ export function duration(ms: number): string {
   for (const [size, name] of units) if (ms >= size) return `${(ms / size).toFixed(1)} ${name}s`;
   return `${ms} ms`;
 }
+
+/** Characters that must not reach a terminal, a log line or a chat message as they are. */
+function invisible(cp: number): boolean {
+  return (
+    cp < 0x20 ||
+    (cp >= 0x7f && cp < 0xa0) ||
+    cp === 0xad ||
+    (cp >= 0x200b && cp <= 0x200f) ||
+    (cp >= 0x2028 && cp <= 0x202e) ||
+    (cp >= 0x2060 && cp <= 0x2069) ||
+    cp === 0xfeff ||
+    (cp >= 0xd800 && cp <= 0xdfff)
+  );
+}
+
+/**
+ * Text with its control, bidi and zero-width characters written as \n, \t or \uXXXX: a name a broken cluster
+ * reports ("line\nbreak", a terminal escape, a right-to-left override) shows what it is and cannot break a line,
+ * clear a terminal or reorder what follows it. Plain text passes unchanged (and fast).
+ */
+export function printable(s: string): string {
+  // Fast path: nothing below U+0020, no DEL/C1, nothing in the zero-width/bidi/surrogate ranges.
+  let clean = true;
+  for (let i = 0; i < s.length && clean; i++) clean = !invisible(s.charCodeAt(i));
+  if (clean) return s;
+  let out = '';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (!invisible(cp)) out += ch;
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else out += `\\u${cp.toString(16).padStart(4, '0')}`;
+  }
+  return out;
+}
+
+/** Kafka's rule for topic names (kafka.common.Topic): 1-249 of [a-zA-Z0-9._-], and not "." or "..". */
+export function isLegalTopicName(name: string): boolean {
+  return /^[A-Za-z0-9._-]{1,249}$/.test(name) && name !== '.' && name !== '..';
+}

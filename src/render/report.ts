@@ -3,6 +3,7 @@
  * findings. Renderers (text, Block Kit) take the Report, never the snapshot.
  */
 import { indexSnapshot, partKey, scopeFilter, type SnapshotIndex } from '../checks/index.js';
+import { offsetsProblem } from '../checks/sources.js';
 import {
   compareFindings,
   type ClusterSnapshot,
@@ -112,7 +113,9 @@ function reportBrokers(ix: SnapshotIndex): ReportBroker[] {
 function reportPartitions(ix: SnapshotIndex): ReportPartition[] {
   const offsetsOf = (topic: string, partition: number) => {
     const o = ix.offsets.get(partKey(topic, partition));
-    return { highWatermark: o?.highWatermark ?? null, logStartOffset: o?.logStartOffset ?? null };
+    // Offsets that cannot be true (negative, not whole) are unknown here; a finding says what was reported.
+    if (o === undefined || offsetsProblem(o)?.unusable) return { highWatermark: null, logStartOffset: null };
+    return { highWatermark: o.highWatermark ?? null, logStartOffset: o.logStartOffset ?? null };
   };
   if (ix.snapshot.zookeeper) {
     return ix.partitions.map((p) => ({

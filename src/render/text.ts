@@ -4,6 +4,7 @@
  */
 import type { WhatIfMinIsr, WhatIfStopBroker } from '../checks/whatif.js';
 import type { Finding, RepairSuggestion, Report, Severity } from '../model/index.js';
+import { printable } from '../checks/words.js';
 import { reportView, type OrdererRow, type PartitionRow, type TopicView, type ViewOptions } from './view.js';
 
 export interface TextOptions extends ViewOptions {
@@ -65,10 +66,58 @@ function repairText(r: RepairSuggestion): string {
 
 // ------------------------------------------------------------------ report
 
+/**
+ * The report with every string it will print made printable: names come from the cluster, and a topic named
+ * "\u001b[2J" or "a\nb" must neither drive the operator's terminal nor break a table row.
+ */
+function printableReport(r: Report): Report {
+  const p = printable;
+  return {
+    ...r,
+    cluster: p(r.cluster),
+    generatedAt: p(r.generatedAt),
+    scope: r.scope.channel !== undefined ? { channel: p(r.scope.channel) } : {},
+    sources: Object.fromEntries(
+      Object.entries(r.sources).map(([name, s]) => [
+        name,
+        s && {
+          ...s,
+          ...(s.error !== undefined ? { error: p(s.error) } : {}),
+          ...(s.notChecked !== undefined ? { notChecked: s.notChecked.map(p) } : {}),
+        },
+      ]),
+    ),
+    brokers: r.brokers.map((b) => ({ ...b, host: b.host === null ? null : p(b.host) })),
+    partitions: r.partitions.map((x) => ({ ...x, topic: p(x.topic) })),
+    orderers: r.orderers.map((o) => ({
+      ...o,
+      name: p(o.name),
+      channel: p(o.channel),
+      source: o.source === null ? null : p(o.source),
+    })),
+    findings: r.findings.map((f) => ({
+      ...f,
+      subject: Object.fromEntries(
+        Object.entries(f.subject).map(([k, v]) => [k, typeof v === 'string' ? p(v) : v]),
+      ) as Finding['subject'],
+      summary: p(f.summary),
+      ...(f.explanation !== undefined ? { explanation: p(f.explanation) } : {}),
+      repairs: f.repairs.map((x) => ({
+        ...x,
+        title: p(x.title),
+        kind: p(x.kind),
+        args: Object.fromEntries(
+          Object.entries(x.args).map(([k, v]) => [p(k), typeof v === 'string' ? p(v) : v]),
+        ),
+      })),
+    })),
+  };
+}
+
 export function renderText(report: Report, opts: TextOptions): string {
   const paint = painter(opts.color);
   const width = opts.width ?? WIDTH;
-  const v = reportView(report, opts);
+  const v = reportView(printableReport(report), opts);
   const lines: string[] = [];
 
   // Header
@@ -242,7 +291,30 @@ function findingLines(f: Finding, paint: Paint, width: number): string[] {
 
 const LIST_LIMIT = 20;
 
-export function renderWhatIf(w: WhatIfStopBroker, opts: TextOptions): string {
+function printableWhatIf(w: WhatIfStopBroker): WhatIfStopBroker {
+  const p = printable;
+  const tp = <T extends { topic: string }>(x: T): T => ({ ...x, topic: p(x.topic) });
+  return {
+    ...w,
+    cluster: p(w.cluster),
+    goOffline: w.goOffline.map((o) => ({ ...tp(o), reason: p(o.reason) })),
+    fallUnderMinIsr: w.fallUnderMinIsr.map(tp),
+    reachMinIsr: w.reachMinIsr.map(tp),
+    loseLeader: w.loseLeader.map(tp),
+    alreadyOffline: w.alreadyOffline.map(tp),
+    reasons: w.reasons.map(p),
+    repairs: w.repairs.map((x) => ({
+      ...x,
+      title: p(x.title),
+      args: Object.fromEntries(
+        Object.entries(x.args).map(([k, v]) => [p(k), typeof v === 'string' ? p(v) : v]),
+      ),
+    })),
+  };
+}
+
+export function renderWhatIf(input: WhatIfStopBroker, opts: TextOptions): string {
+  const w = printableWhatIf(input);
   const paint = painter(opts.color);
   const width = opts.width ?? WIDTH;
   const lines: string[] = [];

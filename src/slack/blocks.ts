@@ -21,6 +21,7 @@ import {
   type Subject,
 } from '../model/index.js';
 import type { WhatIfStopBroker } from '../checks/whatif.js';
+import { printable } from '../checks/words.js';
 import { SUBCOMMANDS, type SubcommandInfo } from './parse.js';
 import { allows, type EffectiveRole } from './roles.js';
 
@@ -72,9 +73,22 @@ export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/**
+ * Data from the cluster or a user (names, summaries, errors) as one line of mrkdwn: Slack's control characters
+ * escaped (so no name becomes a mention or a link), control characters written as \n or \uXXXX (so none
+ * breaks a line or a table), backticks as ' (so none opens or closes code formatting around it).
+ */
+export function inline(s: string): string {
+  return esc(printable(s)).replace(/`/g, "'");
+}
+
+/** At most `max` UTF-16 units, "…" last when cut; never half of a surrogate pair. */
 export function truncate(s: string, max: number): string {
   if (s.length <= max) return s;
-  return `${s.slice(0, Math.max(0, max - 1))}…`;
+  let end = Math.max(0, max - 1);
+  const last = s.charCodeAt(end - 1);
+  if (end > 0 && last >= 0xd800 && last <= 0xdbff) end--;
+  return `${s.slice(0, end)}…`;
 }
 
 const SEVERITY_ICON: Record<Severity, string> = {
@@ -89,8 +103,20 @@ function plural(n: number, one: string, many = `${one}s`): string {
   return `${num(n)} ${n === 1 ? one : many}`;
 }
 
+/**
+ * mrkdwn cut to `max`: never inside an entity (`&amp;`), and code formatting that the cut left open is closed
+ * (so the rest of the message is not swallowed into it).
+ */
+function fit(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let t = truncate(text, max - 4).replace(/&[a-z]{0,4}…$/, '…');
+  if ((t.match(/```/g) ?? []).length % 2 === 1) t += '\n```';
+  else if ((t.match(/`/g) ?? []).length % 2 === 1) t += '`';
+  return t;
+}
+
 function section(text: string): SectionBlock {
-  return { type: 'section', text: { type: 'mrkdwn', text: truncate(text, SLACK_LIMITS.sectionText) } };
+  return { type: 'section', text: { type: 'mrkdwn', text: fit(text, SLACK_LIMITS.sectionText) } };
 }
 
 function context(...texts: string[]): KnownBlock {
@@ -98,14 +124,14 @@ function context(...texts: string[]): KnownBlock {
     type: 'context',
     elements: texts
       .slice(0, SLACK_LIMITS.contextElements)
-      .map((t) => ({ type: 'mrkdwn' as const, text: truncate(t, SLACK_LIMITS.contextText) })),
+      .map((t) => ({ type: 'mrkdwn' as const, text: fit(t, SLACK_LIMITS.contextText) })),
   };
 }
 
 function header(text: string): KnownBlock {
   return {
     type: 'header',
-    text: { type: 'plain_text', text: truncate(text, SLACK_LIMITS.headerText), emoji: true },
+    text: { type: 'plain_text', text: truncate(printable(text), SLACK_LIMITS.headerText), emoji: true },
   };
 }
 
@@ -152,7 +178,7 @@ function codeSections(title: string, lines: readonly string[], maxSections: numb
     curLen = 0;
   };
   for (const raw of lines) {
-    const line = esc(truncate(raw, 200));
+    const line = esc(truncate(cell(raw), 200));
     const head = first ? overhead(title) : 8;
     if (cur.length > 0 && head + curLen + line.length + 1 > limit) {
       if (out.length + 1 >= maxSections) break;
@@ -165,7 +191,13 @@ function codeSections(title: string, lines: readonly string[], maxSections: numb
   return out;
 }
 
-function table(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
+/** A table cell or a code line from data: printable, and no backtick that could close the code block. */
+function cell(s: string): string {
+  return printable(s).replace(/`/g, "'");
+}
+
+function table(headers: readonly string[], rawRows: readonly (readonly string[])[]): string[] {
+  const rows = rawRows.map((r) => r.map(cell));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: readonly string[]) =>
     r
@@ -327,21 +359,25 @@ function repairButton(cluster: string, f: Finding): Button | undefined {
   return {
     type: 'button',
     action_id: ACTIONS.repairRequest,
-    text: { type: 'plain_text', text: truncate(`Plan: ${r.title}`, SLACK_LIMITS.buttonText), emoji: true },
+    text: {
+      type: 'plain_text',
+      text: truncate(`Plan: ${printable(r.title)}`, SLACK_LIMITS.buttonText),
+      emoji: true,
+    },
     value: v,
   };
 }
 
 export function findingBlock(cluster: string, f: Finding, opts: { buttons: boolean }): SectionBlock {
   const lines = [
-    `${SEVERITY_ICON[f.severity]} *${f.code}* — ${esc(describeSubject(f.subject))}`,
-    esc(truncate(f.summary, 600)),
+    `${SEVERITY_ICON[f.severity]} *${f.code}* — ${inline(describeSubject(f.subject))}`,
+    inline(truncate(f.summary, 600)),
   ];
-  if (f.explanation) lines.push(`_${esc(truncate(f.explanation, 700))}_`);
+  if (f.explanation) lines.push(`_${inline(truncate(f.explanation, 700))}_`);
   const ev = Object.keys(f.evidence).length ? compactJson(f.evidence, 600) : '';
-  if (ev) lines.push(`Evidence: \`${esc(ev).replace(/`/g, "'")}\``);
+  if (ev) lines.push(`Evidence: \`${inline(ev)}\``);
   if (f.repairs.length > 0) {
-    const cmds = f.repairs.slice(0, 3).map((r) => `\`${esc(truncate(repairCommand(r), 200))}\``);
+    const cmds = f.repairs.slice(0, 3).map((r) => `\`${inline(truncate(repairCommand(r), 200))}\``);
     lines.push(`Repair: ${cmds.join(' · ')}${f.repairs.length > 3 ? ` (+${f.repairs.length - 3})` : ''}`);
   }
   const block = section(lines.join('\n'));
@@ -403,7 +439,7 @@ function findingBlocks(
         out.push(
           context(
             `${SEVERITY_ICON[g.severity]} …and ${plural(rest.length, `more ${g.code}`, `more ${g.code}`)}: ` +
-              esc(truncate(subjects.join(', '), 1500)) +
+              inline(truncate(subjects.join(', '), 1500)) +
               (rest.length > subjects.length ? ', …' : ''),
           ),
         );
@@ -417,7 +453,7 @@ function findingBlocks(
     const parts = [...leftover.entries()].map(([code, c]) => `${code} ×${num(c)}`);
     out.push(
       context(
-        `${plural(total, 'more finding')} not shown (${esc(truncate(parts.join(', '), 1500))}). ` +
+        `${plural(total, 'more finding')} not shown (${inline(truncate(parts.join(', '), 1500))}). ` +
           'All of them: `fabric-opsbot diagnose --json`',
       ),
     );
@@ -474,18 +510,18 @@ function glance(report: Report, view: ReportView): SectionBlock {
   const channels = [...new Set(report.orderers.map((o) => o.channel))];
   const ordererNames = new Set(report.orderers.map((o) => o.name));
   const fields = [
-    `*Scope*\n${report.scope.channel ? `channel ${esc(report.scope.channel)}` : view === 'brokers' ? 'brokers' : 'whole cluster'}`,
+    `*Scope*\n${report.scope.channel ? `channel ${inline(truncate(report.scope.channel, 300))}` : view === 'brokers' ? 'brokers' : 'whole cluster'}`,
     `*Controller*\n${report.controller === null ? ':x: none' : `broker ${report.controller}`}`,
     `*Brokers*\n${reg} registered, ${reach} reachable of ${report.brokers.length}`,
     `*Partitions*\n${pParts.join(' · ')}`,
-    `*Orderers*\n${ordererNames.size}${channels.length ? ` (${esc(truncate(channels.join(', '), 300))})` : ''}`,
+    `*Orderers*\n${ordererNames.size}${channels.length ? ` (${inline(truncate(channels.join(', '), 300))})` : ''}`,
     `*Sources*\n${sourcesLine(report)}`,
   ];
   return {
     type: 'section',
     fields: fields
       .slice(0, SLACK_LIMITS.fields)
-      .map((t) => ({ type: 'mrkdwn' as const, text: truncate(t, SLACK_LIMITS.fieldText) })),
+      .map((t) => ({ type: 'mrkdwn' as const, text: fit(t, SLACK_LIMITS.fieldText) })),
   };
 }
 
@@ -540,10 +576,10 @@ export function reportBlocks(report: Report, opts: ReportBlocksOptions = {}): Sl
   b.push(glance(report, view));
   const errors = Object.entries(report.sources)
     .filter(([, s]) => s && !s.ok)
-    .map(([name, s]) => `*${name}*: ${esc(truncate(s?.error ?? 'not read', 300))}`);
+    .map(([name, s]) => `*${inline(name)}*: ${inline(truncate(s?.error ?? 'not read', 300))}`);
   b.push(
     context(
-      `Generated ${report.generatedAt}${opts.footer ? ` · ${opts.footer}` : ''}`,
+      `Generated ${inline(truncate(report.generatedAt, 100))}${opts.footer ? ` · ${opts.footer}` : ''}`,
       ...(errors.length ? [`:warning: ${truncate(errors.join(' · '), 1800)}`] : []),
     ),
   );
@@ -596,12 +632,20 @@ export function planBlocks(plan: RepairPlan, opts: PlanBlocksOptions): SlackMess
   b.push(header(`Repair plan: ${plan.kind}${args ? ` ${args}` : ''} on ${plan.cluster}`));
   b.push(
     context(
-      `Request \`${esc(opts.requestId)}\`${opts.requestedBy ? ` · asked by <@${opts.requestedBy}>` : ''} · dry run: nothing has changed`,
+      `Request \`${inline(opts.requestId)}\`` +
+        // A mention only of what is a Slack user id: anything else is shown as text.
+        (opts.requestedBy === undefined
+          ? ''
+          : /^[UW][A-Z0-9]{2,20}$/.test(opts.requestedBy)
+            ? ` · asked by <@${opts.requestedBy}>`
+            : ` · asked by ${inline(opts.requestedBy)}`) +
+        ' · dry run: nothing has changed',
     ),
   );
-  if (plan.refusal !== null) b.push(section(`:no_entry: *Refused* — ${esc(truncate(plan.refusal, 2500))}`));
+  if (plan.refusal !== null)
+    b.push(section(`:no_entry: *Refused* — ${inline(truncate(plan.refusal, 2500))}`));
   const pre = plan.preconditions.map(
-    (p) => `${p.ok ? ':white_check_mark:' : ':x:'} *${esc(p.check)}* — ${esc(truncate(p.detail, 300))}`,
+    (p) => `${p.ok ? ':white_check_mark:' : ':x:'} *${inline(p.check)}* — ${inline(truncate(p.detail, 300))}`,
   );
   if (pre.length) b.push(section(`*Preconditions*\n${truncate(pre.join('\n'), 2900)}`));
   if (plan.steps.length) {
@@ -610,8 +654,8 @@ export function planBlocks(plan: RepairPlan, opts: PlanBlocksOptions): SlackMess
   }
   const expected = Object.keys(plan.expected).length ? compactJson(plan.expected, 800) : '';
   const tail = [
-    expected ? `*Expected*: \`${esc(expected)}\`` : '',
-    plan.rollback ? `*Rollback*: ${esc(truncate(plan.rollback, 800))}` : '',
+    expected ? `*Expected*: \`${inline(expected)}\`` : '',
+    plan.rollback ? `*Rollback*: ${inline(truncate(plan.rollback, 800))}` : '',
   ].filter(Boolean);
   if (tail.length) b.push(section(tail.join('\n')));
   const buttons = opts.buttons ?? plan.refusal === null;
@@ -630,7 +674,7 @@ export function planBlocks(plan: RepairPlan, opts: PlanBlocksOptions): SlackMess
             text: {
               type: 'mrkdwn',
               text: truncate(
-                `It will run against ${esc(plan.cluster)} after every precondition is checked again.`,
+                `It will run against ${inline(plan.cluster)} after every precondition is checked again.`,
                 SLACK_LIMITS.confirmText,
               ),
             },
@@ -648,7 +692,7 @@ export function planBlocks(plan: RepairPlan, opts: PlanBlocksOptions): SlackMess
       ],
     });
   }
-  if (opts.note) b.push(context(esc(opts.note)));
+  if (opts.note) b.push(context(inline(opts.note)));
   const verdictText =
     plan.refusal !== null ? `refused: ${plan.refusal}` : `${plan.steps.length} step(s), awaiting approval`;
   return {
@@ -672,13 +716,15 @@ export function incidentBlocks(i: IncidentView): SlackMessage {
   const f = i.finding;
   const resolved = i.resolvedAt !== undefined;
   const title = resolved
-    ? `:white_check_mark: *RESOLVED* · ${esc(i.cluster)} · *${f.code}* — ${esc(describeSubject(f.subject))}`
-    : `:rotating_light: *INCIDENT* · ${esc(i.cluster)} · *${f.code}* — ${esc(describeSubject(f.subject))}`;
+    ? `:white_check_mark: *RESOLVED* · ${inline(i.cluster)} · *${f.code}* — ${inline(describeSubject(f.subject))}`
+    : `:rotating_light: *INCIDENT* · ${inline(i.cluster)} · *${f.code}* — ${inline(describeSubject(f.subject))}`;
   const body = findingBlock(i.cluster, f, { buttons: !resolved });
   const bodyText = body.text?.text ?? '';
   const block = section(`${title}\n${bodyText.split('\n').slice(1).join('\n')}`);
   if (body.accessory) block.accessory = body.accessory;
-  const times = `Opened ${i.openedAt} · last seen ${i.lastSeenAt}${resolved ? ` · resolved ${i.resolvedAt}` : ''}`;
+  const times = inline(
+    `Opened ${i.openedAt} · last seen ${i.lastSeenAt}${resolved ? ` · resolved ${i.resolvedAt}` : ''}`,
+  );
   return {
     text: truncate(`${resolved ? 'RESOLVED' : 'INCIDENT'} ${i.cluster} ${f.code}: ${f.summary}`, 300),
     blocks: [block, context(times)],
@@ -687,10 +733,10 @@ export function incidentBlocks(i: IncidentView): SlackMessage {
 
 /** A thread reply when an open incident changes. */
 export function incidentChangeText(before: Finding, after: Finding): string {
-  const parts = [`:arrows_counterclockwise: Changed: ${after.summary}`];
+  const parts = [`:arrows_counterclockwise: Changed: ${inline(truncate(after.summary, 1000))}`];
   if (before.severity !== after.severity) parts.push(`severity ${before.severity} → ${after.severity}`);
   const ev = compactJson(after.evidence, 1500);
-  if (ev !== '{}') parts.push(`Evidence: \`${ev}\``);
+  if (ev !== '{}') parts.push(`Evidence: \`${inline(ev)}\``);
   return truncate(parts.join('\n'), SLACK_LIMITS.sectionText);
 }
 
@@ -714,11 +760,11 @@ export function changesBlocks(
   const icon = { new: ':new:', changed: ':arrows_counterclockwise:', cleared: ':white_check_mark:' } as const;
   const lines = sorted.map(
     (c) =>
-      `${icon[c.change]} ${SEVERITY_ICON[c.finding.severity]} *${c.finding.code}* — ${esc(describeSubject(c.finding.subject))}: ` +
-      esc(truncate(c.finding.summary, 250)),
+      `${icon[c.change]} ${SEVERITY_ICON[c.finding.severity]} *${c.finding.code}* — ${inline(describeSubject(c.finding.subject))}: ` +
+      inline(truncate(c.finding.summary, 250)),
   );
   const b = new Budget(SLACK_LIMITS.blocks);
-  b.push(section(`*${esc(cluster)}* — scheduled check: ${summary}`));
+  b.push(section(`*${inline(cluster)}* — scheduled check: ${summary}`));
   let chunk: string[] = [];
   let len = 0;
   let i = 0;
@@ -757,7 +803,7 @@ export function whatIfBlocks(
           : ':grey_question: Could not tell';
   const b = new Budget(SLACK_LIMITS.blocks);
   b.push(header(`What if broker ${w.broker} stops? (${w.cluster})`));
-  b.push(section(`*${verdictText}*\n${esc(truncate(w.reasons.join('\n'), 2500))}`));
+  b.push(section(`*${verdictText}*\n${truncate(w.reasons.map((r) => inline(r)).join('\n'), 2500)}`));
   b.push({
     type: 'section',
     fields: [
@@ -798,7 +844,7 @@ export function whatIfBlocks(
     b.push(
       context(
         `${plural(w.reachMinIsr.length, 'partition')} would be left exactly at min ISR: ` +
-          esc(truncate(w.reachMinIsr.map((x) => `${x.topic}/${x.partition}`).join(', '), 1500)),
+          inline(truncate(w.reachMinIsr.map((x) => `${x.topic}/${x.partition}`).join(', '), 1500)),
       ),
     );
   }
@@ -819,7 +865,7 @@ export function whatIfBlocks(
   for (const r of w.repairs.slice(0, Math.max(0, b.left))) {
     const value: RepairButtonValue = { cluster: w.cluster, kind: r.kind, args: r.args };
     const block = section(
-      `Suggested: ${esc(truncate(r.title, 500))} — \`${esc(truncate(repairCommand(r), 300))}\``,
+      `Suggested: ${inline(truncate(r.title, 500))} — \`${inline(truncate(repairCommand(r), 300))}\``,
     );
     const v = JSON.stringify(value);
     if (v.length <= SLACK_LIMITS.buttonValue) {
@@ -828,7 +874,7 @@ export function whatIfBlocks(
         action_id: ACTIONS.repairRequest,
         text: {
           type: 'plain_text',
-          text: truncate(`Plan: ${r.title}`, SLACK_LIMITS.buttonText),
+          text: truncate(`Plan: ${printable(r.title)}`, SLACK_LIMITS.buttonText),
           emoji: true,
         },
         value: v,
