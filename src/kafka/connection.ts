@@ -1,20 +1,30 @@
 /**
  * One TCP (or TLS) connection to one Kafka broker, with pipelined requests: many requests may be in flight,
  * answers are matched by correlation id. Every request has a timeout; errors name the broker's address.
+ *
+ * SASL: PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 (RFC 5802, as Kafka implements it). On Kafka 1.0+ the tokens go
+ * in SaslAuthenticate requests (a failure comes back with the broker's reason); on 0.10-0.11 they are raw
+ * size-prefixed frames after SaslHandshake v0 (a failure closes the connection). Errors never contain the
+ * password, and say what the port probably is when it does not speak what the inventory says (TLS to a
+ * plaintext port, SASL to a listener without it).
  */
-import { Socket, connect as tcpConnect } from 'node:net';
+import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Socket, connect as tcpConnect, isIP } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { SourceError } from '../errors/index.js';
+import { registerSecret } from '../log.js';
 import { Reader, Writer } from './codec.js';
 import type { KafkaRequest } from './requests.js';
-import { API } from './requests.js';
+import { API, apiVersionsRequest, saslAuthenticateRequest, saslHandshakeRequest } from './requests.js';
+
+export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
 export interface WireOptions {
   clientId: string;
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   tls?: ConnectionOptions;
-  sasl?: { mechanism: 'plain'; username: string; password: string };
+  sasl?: { mechanism: SaslMechanism; username: string; password: string };
 }
 
 interface Pending {
@@ -23,11 +33,60 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/** Kafka's names of the mechanisms. */
+const MECHANISM: Record<SaslMechanism, string> = {
+  plain: 'PLAIN',
+  'scram-sha-256': 'SCRAM-SHA-256',
+  'scram-sha-512': 'SCRAM-SHA-512',
+};
+
+const ILLEGAL_SASL_STATE = 34;
+const UNSUPPORTED_SASL_MECHANISM = 33;
+
+/** A TLS failure in words an operator can act on (Node's code kept in parentheses). */
+export function describeTlsError(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? '';
+  // OpenSSL's messages are "80EC...:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:..."
+  const msg = (err.message.split('\n')[0] ?? '').replace(
+    /^[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+).*$/,
+    '$1',
+  );
+  if (
+    /alert (bad certificate|certificate unknown|certificate required|unknown ca|handshake failure)/i.test(msg)
+  ) {
+    return `TLS: the broker refused this client (${msg}): it wants a client certificate signed by a CA it trusts; check kafka.tls.cert and kafka.tls.key`;
+  }
+  if (
+    /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_UNTRUSTED)$/.test(
+      code,
+    )
+  ) {
+    return `TLS: the broker's certificate is not signed by a trusted CA (${code}); check kafka.tls.ca`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return `TLS: the broker's certificate does not name this address (${msg}); set kafka.tls.servername to a name it has`;
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
+    return `TLS: the broker's certificate ${code === 'CERT_HAS_EXPIRED' ? 'has expired' : 'is not valid yet'} (${code})`;
+  if (code === 'ECONNRESET' || /socket disconnected before secure TLS connection/i.test(msg)) {
+    return 'TLS handshake failed: the broker closed the connection (is this a PLAINTEXT or SASL_PLAINTEXT port? kafka.tls is set)';
+  }
+  if (/wrong version number|packet length too long|unknown protocol/i.test(msg)) {
+    return `TLS handshake failed: the port does not speak TLS (${code || msg})`;
+  }
+  if (/bad decrypt|bad password/i.test(msg)) {
+    return 'TLS: cannot read the client key (wrong or missing passphrase? kafka.tls.passphraseEnv)';
+  }
+  return `TLS: ${code ? `${code}: ` : ''}${msg}`;
+}
+
 export class BrokerConnection {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private buffered: Buffer = Buffer.alloc(0);
   private closedError: Error | null = null;
+  /** Any frame received yet (a listener that closes before answering anything wants TLS or SASL). */
+  private answered = false;
   /** Raw SASL v0 token exchange in progress: the next frame is not a Kafka response. */
   private rawWaiter: ((frame: Buffer) => void) | null = null;
 
@@ -37,34 +96,76 @@ export class BrokerConnection {
     private readonly opts: WireOptions,
   ) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.fail(new SourceError('kafka', `broker ${address}: ${err.message}`)));
-    socket.on('close', () => this.fail(new SourceError('kafka', `broker ${address}: connection closed`)));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.fail(
+        new SourceError('kafka', `broker ${address}: ${opts.tls ? describeTlsError(err) : err.message}`),
+      ),
+    );
+    socket.on('close', () =>
+      this.fail(
+        new SourceError(
+          'kafka',
+          `broker ${address}: connection closed` +
+            (this.answered
+              ? ''
+              : opts.tls || opts.sasl
+                ? ' before any answer'
+                : ' before any answer (does this listener need TLS or SASL? the inventory sets neither)'),
+        ),
+      ),
+    );
   }
 
   static async open(host: string, port: number, opts: WireOptions): Promise<BrokerConnection> {
     const address = `${host}:${port}`;
+    if (opts.sasl) registerSecret(opts.sasl.password);
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const s: Socket = opts.tls
-        ? tlsConnect({ ...opts.tls, host, port, servername: opts.tls.servername ?? host })
-        : tcpConnect({ host, port });
+      let s: Socket;
+      try {
+        // (SNI takes a name, never an address.)
+        const servername = opts.tls?.servername ?? (isIP(host) ? undefined : host);
+        s = opts.tls
+          ? tlsConnect({ ...opts.tls, host, port, ...(servername !== undefined ? { servername } : {}) })
+          : tcpConnect({ host, port });
+      } catch (err) {
+        // A client key that cannot be read (wrong passphrase) throws here, before any connection.
+        reject(
+          new SourceError('kafka', `broker ${address}: ${describeTlsError(err as NodeJS.ErrnoException)}`),
+        );
+        return;
+      }
       const timer = setTimeout(() => {
         s.destroy();
         reject(
-          new SourceError('kafka', `broker ${address}: no connection within ${opts.connectTimeoutMs} ms`),
+          new SourceError(
+            'kafka',
+            `broker ${address}: no ${opts.tls ? 'TLS handshake' : 'connection'} within ${opts.connectTimeoutMs} ms`,
+          ),
         );
       }, opts.connectTimeoutMs);
+      let connected = false;
+      s.once('connect', () => (connected = true));
       s.once(opts.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         resolve(s);
       });
       s.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(new SourceError('kafka', `broker ${address}: ${err.code ?? err.message}`, { cause: err }));
+        s.destroy();
+        const why = opts.tls && connected ? describeTlsError(err) : (err.code ?? err.message);
+        reject(new SourceError('kafka', `broker ${address}: ${why}`, { cause: err }));
       });
     });
     socket.setNoDelay(true);
     const conn = new BrokerConnection(socket, address, opts);
-    if (opts.sasl) await conn.authenticatePlain(opts.sasl.username, opts.sasl.password);
+    if (opts.sasl) {
+      try {
+        await conn.authenticate(opts.sasl);
+      } catch (err) {
+        conn.close();
+        throw err;
+      }
+    }
     return conn;
   }
 
@@ -118,6 +219,7 @@ export class BrokerConnection {
       if (this.buffered.length < 4 + size) return;
       const frame = this.buffered.subarray(4, 4 + size);
       this.buffered = this.buffered.subarray(4 + size);
+      this.answered = true;
       if (this.rawWaiter) {
         const w = this.rawWaiter;
         this.rawWaiter = null;
@@ -143,38 +245,163 @@ export class BrokerConnection {
     this.pending.clear();
   }
 
-  /** SaslHandshake v0 then a raw PLAIN token: understood by Kafka 0.10 through 3.9. */
-  private async authenticatePlain(username: string, password: string): Promise<void> {
-    const body = await this.roundTrip(API.SaslHandshake, 0, new Writer().string('PLAIN').toBuffer(), 5000);
-    const r = new Reader(body);
-    const errorCode = r.int16();
-    if (errorCode !== 0) {
-      const enabled = r.array((x) => x.string()).join(', ');
-      throw new SourceError(
-        'kafka',
-        `broker ${this.address}: SASL PLAIN not enabled (broker offers: ${enabled})`,
+  // ---------------------------------------------------------------- SASL
+
+  private saslError(what: string, sasl: NonNullable<WireOptions['sasl']>): SourceError {
+    return new SourceError(
+      'kafka',
+      `broker ${this.address}: SASL ${MECHANISM[sasl.mechanism]} as user ${sasl.username}: ${what}`,
+    );
+  }
+
+  /**
+   * ApiVersions (allowed before authentication) says whether the broker has SaslAuthenticate; then the
+   * handshake and the mechanism's tokens.
+   */
+  private async authenticate(sasl: NonNullable<WireOptions['sasl']>): Promise<void> {
+    const mechanism = MECHANISM[sasl.mechanism];
+    const timeoutMs = this.opts.requestTimeoutMs;
+    let versions: Record<number, [number, number]>;
+    try {
+      versions = (await this.send(apiVersionsRequest(), timeoutMs)).versions;
+    } catch (err) {
+      const closed = /connection closed|ECONNRESET/.test((err as Error).message);
+      throw this.saslError(
+        closed
+          ? 'the broker closed the connection before the SASL handshake (is this a TLS port? kafka.tls is not set)'
+          : (err as Error).message.replace(`broker ${this.address}: `, ''),
+        sasl,
       );
     }
-    const token = Buffer.from(`\0${username}\0${password}`, 'utf8');
+    const framed =
+      versions[API.SaslAuthenticate] !== undefined && (versions[API.SaslHandshake]?.[1] ?? 0) >= 1;
+    const hs = await this.send(saslHandshakeRequest(mechanism, framed ? 1 : 0), timeoutMs);
+    if (hs.errorCode === ILLEGAL_SASL_STATE) {
+      throw this.saslError(
+        'this listener does not do SASL (ILLEGAL_SASL_STATE): is it a PLAINTEXT or SSL port? kafka.sasl is set',
+        sasl,
+      );
+    }
+    if (hs.errorCode === UNSUPPORTED_SASL_MECHANISM || hs.errorCode !== 0) {
+      throw this.saslError(
+        `not enabled on this listener (broker offers: ${hs.mechanisms.join(', ') || 'none'})`,
+        sasl,
+      );
+    }
+    const exchange = framed
+      ? (token: Buffer) => this.saslAuthenticate(token, sasl)
+      : (token: Buffer) => this.rawToken(token, sasl);
+    if (sasl.mechanism === 'plain') {
+      await exchange(Buffer.from(`\0${sasl.username}\0${sasl.password}`, 'utf8'));
+      return;
+    }
+    await this.scram(sasl, exchange);
+  }
+
+  private async saslAuthenticate(token: Buffer, sasl: NonNullable<WireOptions['sasl']>): Promise<Buffer> {
+    const a = await this.send(saslAuthenticateRequest(token));
+    if (a.errorCode !== 0) {
+      throw this.saslError(
+        `authentication failed: ${a.errorMessage ?? `error ${a.errorCode}`}`.replace(
+          sasl.password,
+          '[redacted]',
+        ),
+        sasl,
+      );
+    }
+    return a.authBytes;
+  }
+
+  /** Kafka 0.10-0.11: a raw size-prefixed token; the broker answers with a frame, or closes on failure. */
+  private rawToken(token: Buffer, sasl: NonNullable<WireOptions['sasl']>): Promise<Buffer> {
+    if (this.closedError) return Promise.reject(this.saslError('connection closed', sasl));
     const frame = Buffer.alloc(4 + token.length);
     frame.writeInt32BE(token.length);
     token.copy(frame, 4);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new SourceError('kafka', `broker ${this.address}: SASL authentication timed out`)),
-        this.opts.requestTimeoutMs,
-      );
-      this.rawWaiter = () => {
+    return new Promise<Buffer>((resolve, reject) => {
+      const onClose = () => {
         clearTimeout(timer);
-        resolve();
+        this.rawWaiter = null;
+        reject(this.saslError('authentication failed (the broker closed the connection)', sasl));
       };
-      this.socket.once('close', () => {
+      const timer = setTimeout(() => {
+        this.socket.off('close', onClose);
+        this.rawWaiter = null;
+        reject(this.saslError(`no answer within ${this.opts.requestTimeoutMs} ms`, sasl));
+      }, this.opts.requestTimeoutMs);
+      this.rawWaiter = (answer) => {
         clearTimeout(timer);
-        reject(
-          new SourceError('kafka', `broker ${this.address}: SASL authentication failed (user ${username})`),
-        );
-      });
+        this.socket.off('close', onClose);
+        resolve(answer);
+      };
+      this.socket.once('close', onClose);
       this.socket.write(frame);
     });
   }
+
+  /** RFC 5802 client (no channel binding), as Kafka's ScramSaslServer expects it. */
+  private async scram(
+    sasl: NonNullable<WireOptions['sasl']>,
+    exchange: (token: Buffer) => Promise<Buffer>,
+  ): Promise<void> {
+    const hash = sasl.mechanism === 'scram-sha-256' ? 'sha256' : 'sha512';
+    const keyLength = hash === 'sha256' ? 32 : 64;
+    const user = sasl.username.replace(/=/g, '=3D').replace(/,/g, '=2C');
+    const clientNonce = randomBytes(24).toString('base64url');
+    const clientFirstBare = `n=${user},r=${clientNonce}`;
+    const serverFirst = (await exchange(Buffer.from(`n,,${clientFirstBare}`, 'utf8'))).toString('utf8');
+    const attrs = scramAttributes(serverFirst);
+    if (attrs.e !== undefined) throw this.saslError(`authentication failed: ${attrs.e}`, sasl);
+    const nonce = attrs.r;
+    const salt = attrs.s;
+    const iterations = Number(attrs.i);
+    if (
+      !nonce ||
+      !nonce.startsWith(clientNonce) ||
+      !salt ||
+      !Number.isInteger(iterations) ||
+      iterations < 1
+    ) {
+      throw this.saslError('the broker sent a malformed SCRAM server-first message', sasl);
+    }
+    if (iterations > 1_000_000) throw this.saslError(`implausible SCRAM iteration count ${iterations}`, sasl);
+    const salted = pbkdf2Sync(
+      Buffer.from(sasl.password, 'utf8'),
+      Buffer.from(salt, 'base64'),
+      iterations,
+      keyLength,
+      hash,
+    );
+    const clientKey = createHmac(hash, salted).update('Client Key').digest();
+    const storedKey = createHash(hash).update(clientKey).digest();
+    const withoutProof = `c=biws,r=${nonce}`;
+    const authMessage = `${clientFirstBare},${serverFirst},${withoutProof}`;
+    const clientSignature = createHmac(hash, storedKey).update(authMessage).digest();
+    const proof = Buffer.alloc(clientKey.length);
+    for (let i = 0; i < proof.length; i++) proof[i] = clientKey[i]! ^ clientSignature[i]!;
+    const serverFinal = (
+      await exchange(Buffer.from(`${withoutProof},p=${proof.toString('base64')}`, 'utf8'))
+    ).toString('utf8');
+    const fin = scramAttributes(serverFinal);
+    if (fin.e !== undefined) throw this.saslError(`authentication failed: ${fin.e}`, sasl);
+    const serverKey = createHmac(hash, salted).update('Server Key').digest();
+    const expected = createHmac(hash, serverKey).update(authMessage).digest();
+    const got = Buffer.from(fin.v ?? '', 'base64');
+    if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+      throw this.saslError(
+        'the broker could not prove it knows the password (bad SCRAM server signature)',
+        sasl,
+      );
+    }
+  }
+}
+
+/** "r=abc,s=xyz,i=4096" -> { r, s, i } (values may contain "="). */
+function scramAttributes(message: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of message.split(',')) {
+    const i = part.indexOf('=');
+    if (i > 0) out[part.slice(0, i)] = part.slice(i + 1);
+  }
+  return out;
 }

@@ -11,6 +11,7 @@ export const API = {
   SaslHandshake: 17,
   ApiVersions: 18,
   DescribeConfigs: 32,
+  SaslAuthenticate: 36,
 } as const;
 
 export interface KafkaRequest<T> {
@@ -172,6 +173,50 @@ export function describeConfigsRequest(
           }),
         })),
       };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- SASL (src/kafka/connection.ts)
+
+export interface SaslHandshakeAnswer {
+  errorCode: number;
+  /** The mechanisms the listener has enabled. */
+  mechanisms: string[];
+}
+
+/**
+ * SaslHandshake v0 (Kafka 0.10+: the tokens follow as raw size-prefixed frames) or v1 (Kafka 1.0+: the tokens
+ * follow in SaslAuthenticate requests, whose answers carry an error message).
+ */
+export function saslHandshakeRequest(mechanism: string, version: 0 | 1): KafkaRequest<SaslHandshakeAnswer> {
+  return {
+    apiKey: API.SaslHandshake,
+    apiVersion: version,
+    body: new Writer().string(mechanism).toBuffer(),
+    decode(r) {
+      const errorCode = r.int16();
+      return { errorCode, mechanisms: r.array((x) => x.string()) };
+    },
+  };
+}
+
+export interface SaslAuthenticateAnswer {
+  errorCode: number;
+  errorMessage: string | null;
+  authBytes: Buffer;
+}
+
+/** SaslAuthenticate v0: one token of the mechanism's exchange. */
+export function saslAuthenticateRequest(token: Buffer): KafkaRequest<SaslAuthenticateAnswer> {
+  return {
+    apiKey: API.SaslAuthenticate,
+    apiVersion: 0,
+    body: new Writer().bytes(token).toBuffer(),
+    decode(r) {
+      const errorCode = r.int16();
+      const errorMessage = r.nullableString();
+      return { errorCode, errorMessage, authBytes: Buffer.from(r.nullableBytes() ?? Buffer.alloc(0)) };
     },
   };
 }

@@ -3,6 +3,7 @@
  */
 import { join } from 'node:path';
 import { ports, zookeeperConnect, type ResolvedLabOptions } from './options.js';
+import { securityBrokerSettings } from './security.js';
 
 /**
  * JVM flags every lab JVM gets. Nothing here is specific to an old Kafka: Kafka 1.0.2 runs on JDK 17 with
@@ -185,6 +186,7 @@ export function brokerSettings(
     'log.cleaner.dedupe.buffer.size': '8388608',
     'log.index.size.max.bytes': '1048576',
   };
+  if (o.security) Object.assign(s, securityBrokerSettings(o, id));
   for (const [k, v] of Object.entries(o.brokerConfig)) s[k] = v;
   if (advertised !== null) s['advertised.listeners'] = advertised;
   return s;

@@ -54,6 +54,16 @@ export {
   type ResolvedLabOptions,
 } from './options.js';
 export { ensureJars, jarsCached, jarsDir } from './jars.js';
+export {
+  labSecurity,
+  securedPort,
+  scramCredential,
+  LAB_SASL_USER,
+  LAB_SECURITY_ENV,
+  SECURITY_PORT_OFFSETS,
+  type LabSecurity,
+  type SecuredListener,
+} from './security.js';
 export { waitFor, sleep, LabTimeoutError, type WaitOptions } from './wait.js';
 export { brokerMetadata, listOffset, type BrokerMetadata } from './wire.js';
 export {

@@ -32,6 +32,7 @@ import {
   waitZkQuorum,
   zkRunning,
 } from './runtime.js';
+import { ensureSecurityMaterial, securityClusters, writeScramCredentials } from './security.js';
 import { readState, withLabLock, writeState, type LabState } from './state.js';
 import { waitFor } from './wait.js';
 import { brokerMetadata } from './wire.js';
@@ -113,7 +114,8 @@ function sameTopology(a: ResolvedLabOptions, b: ResolvedLabOptions): boolean {
     // (the orderers' ports are not the Kafka lab's topology: syncOrderers restarts orderers whose ports moved)
     JSON.stringify(kafkaLabPorts(a)) === JSON.stringify(kafkaLabPorts(b)) &&
     a.redis === b.redis &&
-    Boolean(a.containers) === Boolean(b.containers)
+    Boolean(a.containers) === Boolean(b.containers) &&
+    Boolean(a.security) === Boolean(b.security)
   );
 }
 
@@ -175,6 +177,13 @@ export function writeInventory(state: LabState): string {
         orderers: ordererInventory(o),
         channels: [...o.channels],
       },
+      // A lab with `security`: one cluster per secured listener (src/lab/security.ts).
+      ...(o.security
+        ? securityClusters(
+            o,
+            state.brokers.map((b) => b.id),
+          )
+        : {}),
     },
   };
   if (o.redis) inventory['redis'] = { url: `redis://127.0.0.1:${o.basePorts.redis}` };
@@ -338,10 +347,12 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     redisUp.catch(() => undefined); // awaited below
     state.jarsDir = await ensureJars(o);
     if (o.containers) await labEngine(state, log); // the lab's own podman engine (src/lab/containers.ts)
+    const security = o.security ? await ensureSecurityMaterial(o) : null;
 
     await Promise.all(state.zookeeper.map((z) => startZkNode(state, z.id)));
     await waitZkQuorum(state, o.timeoutMs);
     log(`zookeeper quorum after ${since()}`);
+    if (security) await labZk(state, (zk) => writeScramCredentials(zk, security));
 
     const ids = state.brokers.map((b) => b.id);
     await Promise.all(ids.map((id) => startBrokerProc(state, id)));

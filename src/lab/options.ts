@@ -97,6 +97,13 @@ export interface LabOptions {
   orderers?: number;
   /** Fabric release of the orderers (default 2.5.9), built by scripts/build-fabric.sh into the cache. */
   fabricVersion?: string;
+  // ---- TLS and SASL (src/lab/security.ts)
+  /**
+   * Secured listeners on every broker besides PLAINTEXT: SASL_PLAINTEXT (port + 100; PLAIN and SCRAM), SSL with
+   * client certificates (+ 200) and SASL_SSL (+ 300), with a lab CA and credentials made at lab up, and the
+   * orderers' operations endpoints over TLS (default false).
+   */
+  security?: boolean;
 }
 
 /** All settings with defaults filled in; what lab.json records. */
@@ -121,6 +128,8 @@ export interface ResolvedLabOptions {
   containers: boolean;
   orderers: number;
   fabricVersion: string;
+  /** Secured listeners and TLS material (src/lab/security.ts); absent in lab.json of older labs = false. */
+  security?: boolean;
 }
 
 /** The repository root: the nearest folder above this module that has lab/pom.xml. */
@@ -213,6 +222,7 @@ export function resolveLabOptions(opts: LabOptions = {}, previous?: ResolvedLabO
     containers: opts.containers ?? previous?.containers ?? false,
     orderers: nonNegativeInt('orderers', opts.orderers ?? previous?.orderers ?? 0, 9),
     fabricVersion: opts.fabricVersion ?? previous?.fabricVersion ?? DEFAULT_FABRIC_VERSION,
+    security: opts.security ?? previous?.security ?? false,
   };
 }
 

@@ -52,6 +52,7 @@ export {
 export {
   ORDERER_LOGGING_SPEC,
   ordererInventory,
+  operationsTlsFiles,
   ordererStatuses,
   readOrderers,
   type OrdererInventoryEntry,

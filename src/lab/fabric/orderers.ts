@@ -63,8 +63,41 @@ export interface OrdererInventoryEntry {
   name: string;
   channels: string[];
   operationsUrl: string;
+  /** Labs with `security`: the operations endpoint's CA, the client certificate it requires, the name it has. */
+  operationsTls?: { ca: string; cert: string; key: string; servername: string };
   ledgerDir: string;
   logFile: string;
+}
+
+/**
+ * Labs with `security`: the operations endpoint (/metrics, /healthz) of each orderer serves TLS with the
+ * orderer's cryptogen TLS certificate (it names orderer<n>.example.com, not 127.0.0.1) and requires a client
+ * certificate from the orderer organisation's TLS CA (cryptogen's Admin@example.com client certificate).
+ */
+export function operationsTlsFiles(o: Pick<ResolvedLabOptions, 'workDir'>, n: number) {
+  const p = ordererPaths(o, n);
+  const tls = join(p.msp, '..', 'tls');
+  const admin = join(networkPaths(o).ordererAdminMsp, '..', 'tls');
+  return {
+    ca: join(tls, 'ca.crt'),
+    serverCert: join(tls, 'server.crt'),
+    serverKey: join(tls, 'server.key'),
+    clientCert: join(admin, 'client.crt'),
+    clientKey: join(admin, 'client.key'),
+    servername: p.name,
+  };
+}
+
+/** The environment that turns the operations endpoint's TLS on (Fabric reads ORDERER_* over orderer.yaml). */
+function operationsTlsEnv(o: Pick<ResolvedLabOptions, 'workDir'>, n: number): Record<string, string> {
+  const f = operationsTlsFiles(o, n);
+  return {
+    ORDERER_OPERATIONS_TLS_ENABLED: 'true',
+    ORDERER_OPERATIONS_TLS_CERTIFICATE: f.serverCert,
+    ORDERER_OPERATIONS_TLS_PRIVATEKEY: f.serverKey,
+    ORDERER_OPERATIONS_TLS_CLIENTAUTHREQUIRED: 'true',
+    ORDERER_OPERATIONS_TLS_CLIENTROOTCAS: `[${f.ca}]`,
+  };
 }
 
 export function orderersFilePath(workDir: string): string {
@@ -167,6 +200,7 @@ export async function startOrdererProc(
       // Fabric 2.4+'s default format without the colour codes.
       FABRIC_LOGGING_FORMAT:
         '%{time:2006-01-02 15:04:05.000 MST} %{id:04x} %{level:.4s} [%{module}] %{shortfunc} -> %{message}',
+      ...(o.security ? operationsTlsEnv(o, s.id) : {}),
     },
   });
   writeOrderers(o.workDir, f);
@@ -275,7 +309,9 @@ export async function stopAllOrderers(
 }
 
 /** Orderers 1..o.orderers of the lab (orderers.json may remember more: stopped by a smaller `orderers`). */
-export function ordererStatuses(o: Pick<ResolvedLabOptions, 'workDir' | 'orderers'>): OrdererStatus[] {
+export function ordererStatuses(
+  o: Pick<ResolvedLabOptions, 'workDir' | 'orderers' | 'security'>,
+): OrdererStatus[] {
   const f = readOrderers(o.workDir);
   if (!f) return [];
   return f.orderers
@@ -289,7 +325,7 @@ export function ordererStatuses(o: Pick<ResolvedLabOptions, 'workDir' | 'orderer
         operationsPort: s.operationsPort,
         pid: running ? s.pid : null,
         running,
-        operationsUrl: `http://127.0.0.1:${s.operationsPort}`,
+        operationsUrl: `${o.security ? 'https' : 'http'}://127.0.0.1:${s.operationsPort}`,
         ledgerDir: p.ledgerDir,
         logFile: p.logFile,
         channels: [...s.channels],
@@ -299,12 +335,20 @@ export function ordererStatuses(o: Pick<ResolvedLabOptions, 'workDir' | 'orderer
 
 /** The inventory's `orderers` list for the lab (empty when it has none). */
 export function ordererInventory(
-  o: Pick<ResolvedLabOptions, 'workDir' | 'orderers'>,
+  o: Pick<ResolvedLabOptions, 'workDir' | 'orderers' | 'security'>,
 ): OrdererInventoryEntry[] {
   return ordererStatuses(o).map((s) => ({
     name: s.name,
     channels: s.channels,
     operationsUrl: s.operationsUrl,
+    ...(o.security
+      ? (() => {
+          const f = operationsTlsFiles(o, Number(/^orderer(\d+)\./.exec(s.name)?.[1]));
+          return {
+            operationsTls: { ca: f.ca, cert: f.clientCert, key: f.clientKey, servername: f.servername },
+          };
+        })()
+      : {}),
     ledgerDir: s.ledgerDir,
     logFile: s.logFile,
   }));
