@@ -17,6 +17,7 @@ import { whatIfStopBroker } from '../checks/whatif.js';
 import type { ClusterConfig, ContainerRef } from '../config/index.js';
 import type { ClusterSnapshot, ContainerObservation, RepairPlan } from '../model/index.js';
 import { checkList, type Verification } from './drain-broker.js';
+import { brokerIdProblem, containerNameProblem, refuseArguments } from './args.js';
 
 export type ContainerRole = 'broker' | 'zookeeper' | 'orderer';
 
@@ -117,6 +118,14 @@ export function planContainerAction(
   args: { broker?: number; container?: string },
 ): RepairPlan {
   const kind = `${action}-container`;
+  const badArgs = refuseArguments(kind, clusterName, { ...args }, [
+    args.broker === undefined && args.container === undefined
+      ? 'name a container, a broker id or an orderer'
+      : undefined,
+    args.broker === undefined ? undefined : brokerIdProblem(args.broker),
+    args.container === undefined ? undefined : containerNameProblem(args.container),
+  ]);
+  if (badArgs) return badArgs;
   const c = checkList();
   const planArgs: Record<string, string | number> = {};
   if (args.container !== undefined) planArgs.container = args.container;

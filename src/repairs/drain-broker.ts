@@ -25,6 +25,7 @@ import type {
   RepairStep,
   ZkPartitionState,
 } from '../model/index.js';
+import { brokerIdProblem, refuseArguments } from './args.js';
 
 /** AlterPartitionReassignments: Kafka 2.4+ (KIP-455). */
 export const API_ALTER_PARTITION_REASSIGNMENTS = 45;
@@ -338,6 +339,8 @@ export function planDrainBroker(
   broker: number,
   opts: DrainOptions,
 ): RepairPlan {
+  const badArgs = refuseArguments('drain-broker', clusterName, { broker }, [brokerIdProblem(broker)]);
+  if (badArgs) return badArgs;
   const c = checkList();
   const base = {
     kind: 'drain-broker',

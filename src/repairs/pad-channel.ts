@@ -15,7 +15,9 @@ import type {
   RepairPlan,
   RepairStep,
 } from '../model/index.js';
+import { offsetsProblem } from '../checks/sources.js';
 import { encodeConnectMessage, toHex } from '../fabric/protos.js';
+import { channelProblem, refuseArguments } from './args.js';
 
 export const CONNECT_HEX = toHex(encodeConnectMessage());
 
@@ -112,6 +114,8 @@ export function planPadChannel(
   channel: string,
   opts: PadChannelOptions,
 ): RepairPlan {
+  const badArgs = refuseArguments('pad-channel', clusterName, { channel }, [channelProblem(channel)]);
+  if (badArgs) return badArgs;
   const preconditions: Precondition[] = [];
   const check = (name: string, ok: boolean, detail: string): boolean => {
     preconditions.push({ check: name, ok, detail });
@@ -194,8 +198,12 @@ export function planPadChannel(
   // ---- the gap
   const offsets = snapshot.kafka?.offsets.find((o) => o.topic === channel && o.partition === 0);
   const hw = offsets?.highWatermark;
+  const impossible = offsets ? offsetsProblem(offsets) : undefined;
   let gap: number | null = null;
-  if (hw === undefined) {
+  if (impossible !== undefined) {
+    // Padding to a count computed from offsets that cannot be true could write thousands of messages too many.
+    check('gap > 0', false, `Kafka's offsets of ${channel}/0 cannot be true: ${impossible.why}`);
+  } else if (hw === undefined) {
     check(
       'gap > 0',
       false,
@@ -203,6 +211,12 @@ export function planPadChannel(
     );
   } else if (expected === null) {
     check('gap > 0', false, `high watermark is ${hw}; no agreed expected offset to compare with`);
+  } else if (!Number.isSafeInteger(expected) || expected < 0) {
+    check(
+      'gap > 0',
+      false,
+      `the orderers' expected offset ${expected} is not an offset (a whole number, 0 or more)`,
+    );
   } else {
     gap = expected - hw;
     check(

@@ -11,6 +11,7 @@
  */
 import type { ClusterSnapshot, RepairPlan } from '../model/index.js';
 import { checkList, placementView, tp, type Verification } from './drain-broker.js';
+import { partitionProblem, refuseArguments, topicProblem } from './args.js';
 
 export const ELECTION_ZNODE = '/admin/preferred_replica_election';
 
@@ -20,6 +21,13 @@ export function planPreferredLeaderElection(
   topic: string,
   partition: number | undefined,
 ): RepairPlan {
+  const badArgs = refuseArguments(
+    'preferred-leader-election',
+    clusterName,
+    partition === undefined ? { topic } : { topic, partition },
+    [topicProblem(topic), partition === undefined ? undefined : partitionProblem(partition)],
+  );
+  if (badArgs) return badArgs;
   const c = checkList();
   const args: Record<string, string | number> = partition === undefined ? { topic } : { topic, partition };
   const base = { kind: 'preferred-leader-election', cluster: clusterName, args };

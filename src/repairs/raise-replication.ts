@@ -23,10 +23,10 @@ import {
   type Move,
   type Verification,
 } from './drain-broker.js';
+import { MAX_RF, refuseArguments, rfProblem, topicProblem } from './args.js';
 
 export const DEFAULT_TARGET_RF = 3;
-/** A sanity bound on the argument, far above anything Fabric uses. */
-export const MAX_RF = 16;
+export { MAX_RF };
 
 export interface RaiseReplicationOptions {
   throttleBytes: number;
@@ -40,6 +40,11 @@ export function planRaiseReplication(
   rf: number,
   opts: RaiseReplicationOptions,
 ): RepairPlan {
+  const badArgs = refuseArguments('raise-replication', clusterName, { topic, rf }, [
+    topicProblem(topic),
+    rfProblem(rf),
+  ]);
+  if (badArgs) return badArgs;
   const c = checkList();
   const base = { kind: 'raise-replication', cluster: clusterName, args: { topic, rf } };
   const checked = checkedTopic(snapshot, c, topic, 'partition assignments unknown');

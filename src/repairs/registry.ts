@@ -17,6 +17,13 @@ import {
   verifyRaiseReplication,
 } from './raise-replication.js';
 import { assertFabricTopicKey, planSetTopicConfig, verifySetTopicConfig } from './set-topic-config.js';
+import { isKafkaTopicName, MAX_INT32, wholeNumber } from './args.js';
+
+/**
+ * A numeric argument as the planner gets it: a whole number from a number or a string of digits, else the value
+ * as it came, for the planner to refuse by name (Number('') would be 0 and Number(true) 1: never guessed).
+ */
+const numberArg = (v: string | number | undefined): number => (wholeNumber(v) ?? v) as number;
 
 export interface RepairKind {
   kind: string;
@@ -62,7 +69,7 @@ const padChannel: RepairKind = {
   plan(snapshot, clusterName, config, args) {
     const ordererContainers: Record<string, string> = {};
     for (const o of config.orderers) if (o.container?.name) ordererContainers[o.name] = o.container.name;
-    return planPadChannel(snapshot, clusterName, String(args.channel), {
+    return planPadChannel(snapshot, clusterName, args.channel as string, {
       padMaxMessages: config.repairs.padMaxMessages,
       ordererContainers,
     });
@@ -70,9 +77,13 @@ const padChannel: RepairKind = {
 };
 
 function nonNegativeInt(kind: string, name: string, value: string): number {
-  if (!/^\d+$/.test(value))
-    throw new UsageError(`repair ${kind}: <${name}> must be a non-negative integer, not "${value}"`);
-  return Number(value);
+  const n = wholeNumber(value);
+  if (n === undefined) {
+    throw new UsageError(
+      `repair ${kind}: <${name}> must be a non-negative integer (0 to ${MAX_INT32}), not ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
 }
 
 function between(kind: string, usage: string, args: string[], min: number, max: number): void {
@@ -83,8 +94,10 @@ function between(kind: string, usage: string, args: string[], min: number, max: 
 
 /** A topic name as Kafka allows it. */
 function topicName(kind: string, value: string): string {
-  if (!/^[A-Za-z0-9._-]{1,249}$/.test(value)) {
-    throw new UsageError(`repair ${kind}: "${value}" is not a valid topic name`);
+  if (!isKafkaTopicName(value)) {
+    throw new UsageError(
+      `repair ${kind}: ${JSON.stringify(value)} is not a valid topic name (1 to 249 of a-z A-Z 0-9 . _ -, not "." or "..")`,
+    );
   }
   return value;
 }
@@ -100,7 +113,7 @@ const drainBroker: RepairKind = {
   },
   scope: () => ({}),
   plan: (snapshot, clusterName, config, args) =>
-    planDrainBroker(snapshot, clusterName, Number(args.broker), {
+    planDrainBroker(snapshot, clusterName, numberArg(args.broker), {
       throttleBytes: config.repairs.reassignThrottleBytes,
     }),
   verify: verifyDrainBroker,
@@ -125,8 +138,8 @@ const raiseReplication: RepairKind = {
     planRaiseReplication(
       snapshot,
       clusterName,
-      String(args.topic),
-      args.rf === undefined ? DEFAULT_TARGET_RF : Number(args.rf),
+      args.topic as string,
+      args.rf === undefined ? DEFAULT_TARGET_RF : numberArg(args.rf),
       { throttleBytes: config.repairs.reassignThrottleBytes },
     ),
   verify: verifyRaiseReplication,
@@ -148,8 +161,8 @@ const preferredLeader: RepairKind = {
     planPreferredLeaderElection(
       snapshot,
       clusterName,
-      String(args.topic),
-      args.partition === undefined ? undefined : Number(args.partition),
+      args.topic as string,
+      args.partition === undefined ? undefined : numberArg(args.partition),
     ),
   verify: verifyPreferredLeader,
 };
@@ -165,12 +178,13 @@ const setTopicConfig: RepairKind = {
   },
   scope: () => ({}),
   plan: (snapshot, clusterName, _config, args) =>
+    // The planner refuses a key it does not set (no throw: a plan is a refusal or steps).
     planSetTopicConfig(
       snapshot,
       clusterName,
-      String(args.topic),
-      assertFabricTopicKey(String(args.key)),
-      String(args.value),
+      args.topic as string,
+      args.key as string,
+      typeof args.value === 'number' ? String(args.value) : (args.value as string),
     ),
   verify: verifySetTopicConfig,
 };
@@ -178,7 +192,7 @@ const setTopicConfig: RepairKind = {
 /** "<container|broker id|orderer name>" -> { broker } or { container } (a name: container, orderer, ZooKeeper member). */
 function containerArgs(kind: string, args: string[]): Record<string, string | number> {
   const [what] = exactly(kind, ['container|broker id|orderer name'], args);
-  return /^\d+$/.test(what!) ? { broker: Number(what) } : { container: what! };
+  return /^\d+$/.test(what!) ? { broker: nonNegativeInt(kind, 'broker id', what!) } : { container: what! };
 }
 
 function containerKind(action: 'restart' | 'start'): RepairKind {
@@ -194,8 +208,14 @@ function containerKind(action: 'restart' | 'start'): RepairKind {
     scope: () => ({}),
     plan: (snapshot, clusterName, config, args) =>
       planContainerAction(snapshot, clusterName, config, action, {
-        ...(args.broker !== undefined ? { broker: Number(args.broker) } : {}),
-        ...(args.container !== undefined ? { container: String(args.container) } : {}),
+        ...(args.broker !== undefined ? { broker: numberArg(args.broker) } : {}),
+        ...(args.container !== undefined ? { container: args.container as string } : {}),
+        // `target` (Slack's positional name): a broker id when it is one, else a container name.
+        ...(args.broker === undefined && args.container === undefined && args.target !== undefined
+          ? wholeNumber(args.target) !== undefined
+            ? { broker: wholeNumber(args.target)! }
+            : { container: args.target as string }
+          : {}),
       }),
     verify: verifyContainerAction,
   };

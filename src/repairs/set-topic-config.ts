@@ -19,6 +19,7 @@ import { indexSnapshot } from '../checks/context.js';
 import { UsageError } from '../errors/index.js';
 import type { ClusterSnapshot, RepairPlan } from '../model/index.js';
 import { checkedTopic, checkList, type Verification } from './drain-broker.js';
+import { refuseArguments, shown, topicProblem } from './args.js';
 
 /** AlterConfigs. */
 export const API_ALTER_CONFIGS = 33;
@@ -149,9 +150,19 @@ export function planSetTopicConfig(
   snapshot: ClusterSnapshot,
   clusterName: string,
   topic: string,
-  key: FabricTopicKey,
+  key: FabricTopicKey | string,
   value: string,
 ): RepairPlan {
+  const badArgs = refuseArguments('set-topic-config', clusterName, { topic, key, value }, [
+    topicProblem(topic),
+    isFabricTopicKey(key)
+      ? undefined
+      : `key ${shown(key)} is not one set-topic-config sets (${FABRIC_TOPIC_KEYS.join(', ')})`,
+    typeof value === 'string' && value.length > 0 && value.length <= 64
+      ? undefined
+      : `value ${shown(value)} is not a config value (text of 1 to 64 characters)`,
+  ]);
+  if (badArgs || !isFabricTopicKey(key)) return badArgs!;
   const c = checkList();
   const base = { kind: 'set-topic-config', cluster: clusterName, args: { topic, key, value } };
   const checked = checkedTopic(snapshot, c, topic, 'topic overrides unknown');

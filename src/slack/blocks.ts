@@ -605,8 +605,9 @@ export function reportBlocks(report: Report, opts: ReportBlocksOptions = {}): Sl
       buttons: opts.buttons ?? true,
     }),
   );
-  const text = truncate(
-    `${v.icon} ${report.cluster}${scope}: ${v.word} — ${countsLine(counts)}`,
+  // The notification text is mrkdwn too (mentions in it would notify): names escaped.
+  const text = fit(
+    `${v.icon} ${inline(report.cluster)}${inline(scope)}: ${v.word} — ${countsLine(counts)}`,
     SLACK_LIMITS.fallbackText,
   );
   return { text, blocks: b.blocks };
@@ -696,7 +697,7 @@ export function planBlocks(plan: RepairPlan, opts: PlanBlocksOptions): SlackMess
   const verdictText =
     plan.refusal !== null ? `refused: ${plan.refusal}` : `${plan.steps.length} step(s), awaiting approval`;
   return {
-    text: truncate(`Repair plan ${plan.kind} on ${plan.cluster}: ${verdictText}`, 300),
+    text: fit(inline(`Repair plan ${plan.kind} on ${plan.cluster}: ${verdictText}`), 300),
     blocks: b.blocks,
   };
 }
@@ -726,7 +727,7 @@ export function incidentBlocks(i: IncidentView): SlackMessage {
     `Opened ${i.openedAt} · last seen ${i.lastSeenAt}${resolved ? ` · resolved ${i.resolvedAt}` : ''}`,
   );
   return {
-    text: truncate(`${resolved ? 'RESOLVED' : 'INCIDENT'} ${i.cluster} ${f.code}: ${f.summary}`, 300),
+    text: fit(inline(`${resolved ? 'RESOLVED' : 'INCIDENT'} ${i.cluster} ${f.code}: ${f.summary}`), 300),
     blocks: [block, context(times)],
   };
 }
@@ -782,7 +783,7 @@ export function changesBlocks(
   if (chunk.length) b.push(section(chunk.join('\n')));
   if (i < lines.length) b.push(context(`${plural(lines.length - i, 'more change')} not shown`));
   if (footer) b.push(context(footer));
-  return { text: truncate(`${cluster}: ${summary}`, 300), blocks: b.blocks };
+  return { text: fit(`${inline(cluster)}: ${summary}`, 300), blocks: b.blocks };
 }
 
 // ------------------------------------------------------------------ whatif, audit, help, errors
@@ -883,7 +884,7 @@ export function whatIfBlocks(
     b.push(block);
   }
   return {
-    text: truncate(`What if broker ${w.broker} stops on ${w.cluster}: ${verdictText}`, 300),
+    text: fit(`What if broker ${w.broker} stops on ${inline(w.cluster)}: ${verdictText}`, 300),
     blocks: b.blocks,
   };
 }
