@@ -4,8 +4,9 @@
  * - `worker`: for BullMQ workers and other code that may block and should ride out a Redis restart
  *   (`maxRetriesPerRequest: null`, commands queue while reconnecting).
  * - `request`: for the request path (CLI, Slack handlers): fail fast. No offline queue, a short connect
- *   timeout, one retry per command, so that a person gets "cannot reach Redis at host:port" at once instead
- *   of a hung command.
+ *   timeout, one retry per command, and a deadline on every command (a Redis that is up but answers nothing:
+ *   stopped, stuck in fsync on a stalled disk), so that a person gets "cannot reach Redis at host:port" at once
+ *   instead of a hung command.
  *
  * Errors name the Redis address (host:port[/db]) and never the password. Key names are built explicitly from
  * `redis.prefix` (no ioredis `keyPrefix`: BullMQ refuses it and Lua scripts would not see it).
@@ -27,7 +28,14 @@ export interface RedisConnectOptions {
   connectionName?: string;
   /** Connect timeout; default 2000 ms (request) or 10000 ms (worker). */
   connectTimeoutMs?: number;
+  /**
+   * Deadline of each command; default 5000 ms (request) or none (worker: BullMQ's blocking commands wait on
+   * purpose, and commands queued while Redis restarts must be allowed to wait for it).
+   */
+  commandTimeoutMs?: number;
 }
+
+export const REQUEST_COMMAND_TIMEOUT_MS = 5_000;
 
 /** Redis could not be reached (or went away). Retryable. */
 export class RedisUnavailableError extends SourceError {
@@ -113,6 +121,7 @@ export function redisOptions(settings: RedisSettings, opts: RedisConnectOptions)
       maxRetriesPerRequest: null,
       enableOfflineQueue: true,
       connectTimeout: opts.connectTimeoutMs ?? 10_000,
+      ...(opts.commandTimeoutMs !== undefined ? { commandTimeout: opts.commandTimeoutMs } : {}),
       retryStrategy: (times) => Math.min(times * 200, 5_000),
     };
   }
@@ -121,6 +130,7 @@ export function redisOptions(settings: RedisSettings, opts: RedisConnectOptions)
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     connectTimeout: opts.connectTimeoutMs ?? 2_000,
+    commandTimeout: opts.commandTimeoutMs ?? REQUEST_COMMAND_TIMEOUT_MS,
     // Keep trying in the background (a long-lived bot recovers by itself) while every command issued
     // meanwhile fails at once: no offline queue.
     retryStrategy: (times) => Math.min(times * 200, 2_000),
@@ -183,6 +193,11 @@ export function asRedisError(redis: Redis, err: unknown): unknown {
   if (!(err instanceof Error)) return err;
   const ci = info.get(redis);
   const address = addressOf(redis);
+  if (err.message === 'Command timed out') {
+    // Connected, but Redis did not answer (stopped, blocked, a stalled disk under appendfsync always).
+    const ms = redis.options.commandTimeout;
+    return new RedisUnavailableError(address, `no answer within ${ms ?? '?'} ms`, { cause: err });
+  }
   const generic =
     /Connection is closed|Stream isn't writeable|enableOfflineQueue|Reached the max retries|connect ETIMEDOUT|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|NOAUTH|WRONGPASS/;
   if (!generic.test(err.message) && redis.status === 'ready') return err;
@@ -191,6 +206,21 @@ export function asRedisError(redis: Redis, err: unknown): unknown {
   if (/WRONGPASS|NOAUTH/.test(why))
     why = `authentication failed (${why.split(' ')[0]}); check redis.passwordEnv`;
   return new RedisUnavailableError(address, scrubText(why, ci?.secret), { cause: err });
+}
+
+/**
+ * The error for a command not even tried because the connection is not ready: the last connection error when
+ * there was one ("connect ECONNREFUSED ..."), else what the connection is doing.
+ */
+export function notConnectedError(redis: Redis): RedisUnavailableError {
+  const ci = info.get(redis);
+  if (ci?.lastError) return asRedisError(redis, new Error('Connection is closed.')) as RedisUnavailableError;
+  const status = redis.status;
+  const why =
+    status === 'reconnecting' || status === 'connecting' || status === 'connect'
+      ? 'the connection was lost; reconnecting'
+      : `not connected (${status})`;
+  return new RedisUnavailableError(addressOf(redis), why);
 }
 
 /** Run fn and report connection failures as RedisUnavailableError. */
@@ -238,14 +268,24 @@ export async function connectRedis(settings: RedisSettings, opts: RedisConnectOp
   }
 }
 
-/** Close politely (QUIT), or drop the socket when Redis is not reachable. */
-export async function closeRedis(redis: Redis): Promise<void> {
+/**
+ * Close politely (QUIT), or drop the socket when Redis is not reachable or does not answer the QUIT within
+ * `quitMs` (a hung Redis must not hang the close too).
+ */
+export async function closeRedis(redis: Redis, quitMs = 1_000): Promise<void> {
   if (redis.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await redis.quit();
-      return;
+      const quit = redis.quit().then(() => true);
+      const late = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), quitMs);
+      });
+      if (await Promise.race([quit, late])) return;
+      quit.catch(() => undefined);
     } catch {
       // fall through
+    } finally {
+      clearTimeout(timer);
     }
   }
   redis.disconnect();

@@ -65,6 +65,12 @@ export interface StartWorkersOptions {
   /** BullMQ lock of a repair job and the stalled-job check (defaults 30 s each): how soon a killed worker's job is taken over. */
   repairJobLockMs?: number;
   repairStalledIntervalMs?: number;
+  /**
+   * BullMQ lock of a command or check job and the stalled-job check (defaults 30 s each): a job whose worker
+   * died (or whose lock lapsed while Redis was away) is run again after about this long.
+   */
+  jobLockMs?: number;
+  stalledIntervalMs?: number;
   /** Parallel repairs per process (default 2). */
   repairsConcurrency?: number;
   /** This process in audit entries and step records (default <host>-<pid>). */
@@ -100,6 +106,10 @@ export interface RunningWorkers {
   sweep(): Promise<{ expired: string[]; requeued: string[] }>;
   close(): Promise<void>;
 }
+
+/** Errors that mean "no connection to Redis" (as opposed to a job or script failing). */
+const REDIS_AWAY =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|Connection is closed|cannot reach Redis/;
 
 export async function startWorkers(opts: StartWorkersOptions): Promise<RunningWorkers> {
   const { inventory } = opts;
@@ -234,9 +244,30 @@ export async function startWorkers(opts: StartWorkersOptions): Promise<RunningWo
                 ? { stalledInterval: opts.repairStalledIntervalMs }
                 : {}),
             }
-          : {}),
+          : {
+              ...(opts.jobLockMs !== undefined ? { lockDuration: opts.jobLockMs } : {}),
+              ...(opts.stalledIntervalMs !== undefined ? { stalledInterval: opts.stalledIntervalMs } : {}),
+            }),
       });
-      w.on('error', (err) => logger.warn({ queue: name, err: describeError(err) }, 'worker error'));
+      // While Redis is away every reconnect attempt is an error: say it once, and once when it is back.
+      let away = false;
+      w.on('error', (err) => {
+        const why = describeError(err);
+        const connectionLost = REDIS_AWAY.test(why);
+        if (away && connectionLost) {
+          logger.debug({ queue: name, err: why }, 'worker error');
+          return;
+        }
+        away = connectionLost;
+        logger.warn(
+          { queue: name, err: why },
+          connectionLost ? 'Redis unreachable; reconnecting' : 'worker error',
+        );
+      });
+      connection.on('ready', () => {
+        if (away) logger.info({ queue: name }, 'Redis reachable again');
+        away = false;
+      });
       return w;
     });
     await Promise.all(workers.map((w) => w.waitUntilReady()));

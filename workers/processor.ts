@@ -49,8 +49,9 @@ import {
   type SlackMessage,
 } from '../src/slack/blocks.js';
 import type { IncidentTracker } from '../src/slack/incidents.js';
-import { SlackRefusedError, type SlackPoster } from '../src/slack/poster.js';
+import { SlackRefusedError, SlackUnavailableError, type SlackPoster } from '../src/slack/poster.js';
 import { allows, refusal, roleOf } from '../src/slack/roles.js';
+import { answerOnce, recordedAnswer } from './once.js';
 import { PlanNotAvailableError, type Operations } from './ops.js';
 import { compareWithLast, nonIncidentChanges } from './scheduled.js';
 
@@ -72,6 +73,11 @@ export class JobTimeoutError extends OpsError {
 }
 
 export class JobCancelledError extends OpsError {
+  readonly retryable = false;
+}
+
+/** The job's answer could not be posted to Slack (after the poster's own retries). */
+export class AnswerNotPostedError extends OpsError {
   readonly retryable = false;
 }
 
@@ -153,16 +159,25 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     };
   }
 
-  async function deliver(r: Requester, message: SlackMessage): Promise<JobResult['posted']> {
+  /** Post the answer in the requester's channel; `what` names it in errors ("report", "plan"). */
+  async function deliver(r: Requester, message: SlackMessage, what = 'report'): Promise<JobResult['posted']> {
     const msg = guard(message);
     const blocks = msg.blocks.length ? { blocks: msg.blocks } : {};
     try {
-      const p = await slack.post({ channel: r.channelId, text: msg.text, ...blocks });
-      return { channel: p.channel, ts: p.ts };
+      try {
+        const p = await slack.post({ channel: r.channelId, text: msg.text, ...blocks });
+        return { channel: p.channel, ts: p.ts };
+      } catch (err) {
+        if (err instanceof SlackRefusedError && USE_RESPONSE_URL.has(err.slackError) && r.responseUrl) {
+          await slack.respond(r.responseUrl, { response_type: 'in_channel', text: msg.text, ...blocks });
+          return { responseUrl: true };
+        }
+        throw err;
+      }
     } catch (err) {
-      if (err instanceof SlackRefusedError && USE_RESPONSE_URL.has(err.slackError) && r.responseUrl) {
-        await slack.respond(r.responseUrl, { response_type: 'in_channel', text: msg.text, ...blocks });
-        return { responseUrl: true };
+      // The poster has retried what can be retried: the job ends here, saying so (and the audit says it too).
+      if (err instanceof SlackUnavailableError || err instanceof SlackRefusedError) {
+        throw new AnswerNotPostedError(`the ${what} could not be posted: ${err.message}`, { cause: err });
       }
       throw err;
     }
@@ -215,6 +230,20 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     const r = job.data.requester;
     return `${r ? `asked by <@${r.userId}> · ` : ''}job \`${job.id ?? '?'}\``;
   };
+
+  /**
+   * Post a job's answer at most once across its runs: a job BullMQ runs again (its lock lapsed while Redis was
+   * away, or its worker died after posting) finds the answer recorded and does not post it again.
+   */
+  async function once(
+    job: Job<JobData, JobResult>,
+    post: () => Promise<JobResult['posted']>,
+  ): Promise<JobResult['posted']> {
+    if (job.id === undefined) return post();
+    const r = await answerOnce(deps.redis, deps.prefix, job.id, post);
+    if (r.already) logger.info({ jobId: job.id }, 'answered by an earlier run of this job; not posted again');
+    return r.posted;
+  }
 
   function repairsOrFail(): RepairDeps {
     if (!deps.repairs) {
@@ -274,6 +303,14 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     const ctx = { inventory, cluster, env: deps.env, signal };
     const base = { kind: data.kind, cluster: cluster.name };
     const r = data.requester;
+    if (r && job.id !== undefined && data.kind !== 'repair-execute' && data.kind !== 'repair-notice') {
+      // Run again after it answered (see once()): say nothing twice, and do not ask the cluster again.
+      const earlier = await recordedAnswer(deps.redis, deps.prefix, job.id);
+      if (earlier !== undefined) {
+        logger.info({ jobId: job.id }, 'answered by an earlier run of this job; nothing to do');
+        return { ...base, posted: earlier, note: 'answered by an earlier run of this job' };
+      }
+    }
     switch (data.kind) {
       case 'status':
       case 'diagnose':
@@ -286,20 +323,22 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
           view: data.kind === 'brokers' ? 'brokers' : 'full',
           footer: footerOf(job),
         });
-        const posted = r ? await deliver(r, msg) : null;
+        const posted = r ? await once(job, () => deliver(r, msg)) : null;
         await reconcile(res.report);
         return { ...base, posted, exitCode: res.exitCode, findings: countBySeverity(res.report.findings) };
       }
       case 'whatif-stop-broker': {
         const res = await abortable(ops.whatIfStopBroker({ ...ctx, brokerId: data.brokerId }), signal);
         const posted = r
-          ? await deliver(r, whatIfBlocks(res.whatif, res.exitCode, { footer: footerOf(job) }))
+          ? await once(job, () =>
+              deliver(r, whatIfBlocks(res.whatif, res.exitCode, { footer: footerOf(job) }), 'answer'),
+            )
           : null;
         return { ...base, posted, exitCode: res.exitCode };
       }
       case 'audit': {
         const lines = await abortable(ops.auditTail(data.n, signal), signal);
-        const posted = r ? await deliver(r, auditBlocks(lines, data.n)) : null;
+        const posted = r ? await once(job, () => deliver(r, auditBlocks(lines, data.n), 'audit log')) : null;
         return { ...base, posted };
       }
       case 'repair-plan': {
@@ -307,7 +346,9 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
         // The bot checked the role; check again against this worker's inventory (it may be newer).
         const role = roleOf(inventory, r.userId);
         if (!allows(role, 'request-repair')) {
-          const posted = await tell(r, refusal(role, 'request-repair', 'Requesting a repair'));
+          const posted = await once(job, () =>
+            tell(r, refusal(role, 'request-repair', 'Requesting a repair')),
+          );
           return { ...base, posted, note: 'refused: role' };
         }
         let plan;
@@ -318,41 +359,56 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
           );
         } catch (err) {
           if (!(err instanceof PlanNotAvailableError)) throw err;
-          const posted = await tell(r, `:construction: ${err.message}: no plan was made.`);
+          const message = `:construction: ${err.message}: no plan was made.`;
+          const posted = await once(job, () => tell(r, message));
           return { ...base, posted, note: 'plan kind not available' };
         }
-        // A plan that refuses to run is posted as is: not proposed, no buttons.
-        const proposal: ProposeResult =
-          plan.refusal !== null
-            ? { refused: plan.refusal }
-            : deps.approvals.propose
-              ? await deps.approvals.propose({ plan, requester: r, jobId: job.id ?? '' })
-              : { requestId: `rq-${(job.id ?? '').replace(/^(cmd|act)-/, '').slice(0, 24)}` };
-        const note = !deps.approvals.propose
-          ? 'Approvals are not wired in this build: the plan cannot be approved yet.'
-          : 'refused' in proposal && plan.refusal === null
-            ? `Cannot be approved: ${proposal.refused}`
-            : undefined;
-        const msg = planBlocks(plan, {
-          requestId: 'requestId' in proposal ? proposal.requestId : '-',
-          requestedBy: r.userId,
-          buttons: 'requestId' in proposal,
-          ...(note !== undefined ? { note } : {}),
-        });
-        const posted = await deliver(r, msg);
-        if ('requestId' in proposal && deps.approvals.propose && posted !== null) {
-          // Everything about the request (decisions, the result) goes in this message's thread.
-          await saveThread(deps.redis, deps.prefix, proposal.requestId, {
-            channel: 'channel' in posted ? posted.channel : r.channelId,
-            ...('ts' in posted ? { ts: posted.ts } : {}),
-            requester: r.userId,
+        // Proposed and posted once per job (see once()): a second run neither records a second request nor
+        // posts the plan again.
+        let proposal: ProposeResult | undefined;
+        const posted = await once(job, async () => {
+          // A plan that refuses to run is posted as is: not proposed, no buttons.
+          const proposed: ProposeResult =
+            plan.refusal !== null
+              ? { refused: plan.refusal }
+              : deps.approvals.propose
+                ? await deps.approvals.propose({ plan, requester: r, jobId: job.id ?? '' })
+                : { requestId: `rq-${(job.id ?? '').replace(/^(cmd|act)-/, '').slice(0, 24)}` };
+          proposal = proposed;
+          const note = !deps.approvals.propose
+            ? 'Approvals are not wired in this build: the plan cannot be approved yet.'
+            : 'refused' in proposed && plan.refusal === null
+              ? `Cannot be approved: ${proposed.refused}`
+              : undefined;
+          const msg = planBlocks(plan, {
+            requestId: 'requestId' in proposed ? proposed.requestId : '-',
+            requestedBy: r.userId,
+            buttons: 'requestId' in proposed,
+            ...(note !== undefined ? { note } : {}),
           });
-        }
+          const p = await deliver(r, msg, 'plan');
+          if ('requestId' in proposed && deps.approvals.propose && p !== null) {
+            // Everything about the request (decisions, the result) goes in this message's thread. The plan is
+            // posted: a failure here must not make a retry post (and propose) it again.
+            await saveThread(deps.redis, deps.prefix, proposed.requestId, {
+              channel: 'channel' in p ? p.channel : r.channelId,
+              ...('ts' in p ? { ts: p.ts } : {}),
+              requester: r.userId,
+            }).catch((err: unknown) =>
+              logger.warn(
+                { err: describeError(err), id: proposed.requestId },
+                'plan thread not saved: decisions will not be told in it',
+              ),
+            );
+          }
+          return p;
+        });
+        const proposed = proposal as ProposeResult | undefined;
         return {
           ...base,
           posted,
           ...(plan.refusal !== null ? { note: `refused: ${plan.refusal}` } : {}),
-          ...('requestId' in proposal ? { requestId: proposal.requestId } : {}),
+          ...(proposed && 'requestId' in proposed ? { requestId: proposed.requestId } : {}),
         };
       }
       case 'repair-execute': {

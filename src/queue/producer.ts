@@ -1,11 +1,16 @@
 /**
  * Producers: the bot puts jobs on the queues. Adding never waits on a Redis that is not there: an enqueue fails
- * at once (Redis not connected) or after `timeoutMs` (Redis stalls), with a RedisUnavailableError naming the
- * address, which the bot shows to the user as it is.
+ * at once (Redis not connected) with a RedisUnavailableError naming the address, which the bot shows to the
+ * user as it is.
+ *
+ * A Redis that is connected but does not answer (stopped, a stalled disk) is different: after `timeoutMs` the
+ * enqueue gives up waiting, but the add was sent and Redis will run it when it wakes up. So "nothing was
+ * queued" would be a lie: the error is an EnqueueUnconfirmedError, whose `outcome` settles once Redis answers
+ * (or `confirmWithinMs` passes) with what really happened, for the bot to tell the user.
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { addressOf, asRedisError, RedisUnavailableError } from '../redis.js';
+import { addressOf, asRedisError, notConnectedError, RedisUnavailableError } from '../redis.js';
 import { isValidJobId } from './ids.js';
 import { jobOptions, QUEUES, queueFor, type JobData, type QueueName } from './jobs.js';
 
@@ -33,8 +38,27 @@ export interface ProducerOptions {
   prefix: string;
   /** Upper bound for one enqueue (Slack wants an answer within 3 s). Default 1500 ms. */
   timeoutMs?: number;
+  /** After a timed-out enqueue, how long to keep asking Redis whether the job is there. Default 60 s. */
+  confirmWithinMs?: number;
   ownsConnection?: boolean;
 }
+
+/**
+ * Redis did not answer an enqueue in time; the add may still run when it does. `outcome`: true (the job is
+ * queued), false (it is not), null (Redis still did not answer within `confirmWithinMs`). Never rejects.
+ */
+export class EnqueueUnconfirmedError extends RedisUnavailableError {
+  constructor(
+    address: string,
+    readonly jobId: string,
+    readonly timeoutMs: number,
+    readonly outcome: Promise<boolean | null>,
+  ) {
+    super(address, `no answer within ${timeoutMs} ms`);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -57,6 +81,33 @@ export function createProducer(opts: ProducerOptions): Producer {
     Queue<JobData>
   >;
 
+  /** What became of an add that timed out: its own answer, else ask Redis (once it answers) for the job. */
+  async function confirm(
+    pending: Promise<EnqueueResult>,
+    queue: Queue<JobData>,
+    jobId: string,
+  ): Promise<boolean | null> {
+    try {
+      await pending;
+      return true;
+    } catch {
+      // The add failed on our side (its command timed out, the connection dropped): it may still have reached
+      // Redis, which runs commands in order: a lookup it answers comes after the add.
+    }
+    const deadline = Date.now() + (opts.confirmWithinMs ?? 60_000);
+    while (Date.now() < deadline) {
+      if (opts.connection.status === 'ready') {
+        try {
+          return (await queue.getJob(jobId)) !== undefined;
+        } catch {
+          // not yet
+        }
+      }
+      await sleep(250);
+    }
+    return null;
+  }
+
   return {
     queues,
     async enqueue(data, jobId) {
@@ -64,7 +115,7 @@ export function createProducer(opts: ProducerOptions): Producer {
       const status = opts.connection.status;
       if (status !== 'ready') {
         // Not connected (down, reconnecting, or never reached): say so now rather than wait.
-        throw asRedisError(opts.connection, new Error(`Connection is closed (${status}).`));
+        throw notConnectedError(opts.connection);
       }
       const name = queueFor(data.kind);
       const queue = queues[name];
@@ -75,14 +126,13 @@ export function createProducer(opts: ProducerOptions): Producer {
         await queue.add(data.kind, data, { ...jobOptions(data.kind), jobId });
         return { jobId, queue: name, duplicate: false };
       };
+      const pending = run();
+      const timedOut = new Error('timed out');
       try {
-        return await withTimeout(
-          run(),
-          timeoutMs,
-          () => new RedisUnavailableError(address(), `no answer within ${timeoutMs} ms`),
-        );
+        return await withTimeout(pending, timeoutMs, () => timedOut);
       } catch (err) {
-        throw asRedisError(opts.connection, err);
+        if (err !== timedOut) throw asRedisError(opts.connection, err);
+        throw new EnqueueUnconfirmedError(address(), jobId, timeoutMs, confirm(pending, queue, jobId));
       }
     },
     async close() {

@@ -17,6 +17,7 @@ import {
   actionJobId,
   commandJobId,
   describeJob,
+  EnqueueUnconfirmedError,
   type EnqueueResult,
   type JobData,
   type Producer,
@@ -125,7 +126,60 @@ function jobFor(
   }
 }
 
-function queueFailure(err: unknown, logger: Logger | undefined): Reply {
+/**
+ * Redis took too long to answer an enqueue, which it may still run when it wakes up: say so (not "nothing was
+ * queued"), and tell the user through the response_url what happened once Redis answers.
+ */
+function unconfirmed(
+  err: EnqueueUnconfirmedError,
+  what: string,
+  where: string,
+  responseUrl: string | undefined,
+  logger: Logger | undefined,
+): Reply {
+  logger?.warn({ err: describeError(err), jobId: err.jobId }, 'enqueue not confirmed in time');
+  if (responseUrl) {
+    void err.outcome.then(async (queued) => {
+      const text =
+        queued === true
+          ? `:hourglass_flowing_sand: Redis answered after all: queued ${what} (job \`${err.jobId}\`). ${where}`
+          : queued === false
+            ? `:warning: Nothing was queued: Redis at ${err.address} did not take ${what}. Try again.`
+            : `:warning: Redis at ${err.address} still does not answer: ${what} (job \`${err.jobId}\`) may run when it ` +
+              'does. If no answer shows up here, try again later.';
+      logger?.info({ jobId: err.jobId, queued }, 'enqueue outcome known');
+      try {
+        await fetch(responseUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text }),
+          signal: AbortSignal.timeout(10_000),
+        });
+      } catch (e) {
+        logger?.warn(
+          { err: describeError(e), jobId: err.jobId },
+          'could not tell the user what became of the job',
+        );
+      }
+    });
+  }
+  return ephemeral(
+    `:warning: The job queue did not answer in time (Redis at ${err.address} did not answer within ${err.timeoutMs} ms): ${what} may or may ` +
+      `not have been queued (job \`${err.jobId}\`).` +
+      (responseUrl
+        ? ' You will be told here once Redis answers.'
+        : ' If no answer shows up here, try again.'),
+  );
+}
+
+function queueFailure(
+  err: unknown,
+  logger: Logger | undefined,
+  pending?: { what: string; where: string; responseUrl: string | undefined },
+): Reply {
+  if (err instanceof EnqueueUnconfirmedError && pending) {
+    return unconfirmed(err, pending.what, pending.where, pending.responseUrl, logger);
+  }
   logger?.warn({ err: describeError(err) }, 'enqueue failed');
   const why =
     err instanceof RedisUnavailableError || (err instanceof OpsError && err.retryable)
@@ -210,16 +264,20 @@ export async function handleFabricCommand(deps: BotDeps, c: SlashCommandPayload)
     requester,
   });
   const jobId = commandJobId(c);
-  let r: EnqueueResult;
-  try {
-    r = await deps.producer.enqueue(data, jobId);
-  } catch (err) {
-    return { reply: queueFailure(err, deps.logger), outcome: 'error:queue', cluster: cluster.name };
-  }
   const where =
     cmd.sub === 'repair'
       ? 'The plan will be posted here with Approve/Deny buttons for an approver.'
       : 'The answer will be posted in this channel.';
+  let r: EnqueueResult;
+  try {
+    r = await deps.producer.enqueue(data, jobId);
+  } catch (err) {
+    return {
+      reply: queueFailure(err, deps.logger, { what: describeJob(data), where, responseUrl: c.response_url }),
+      outcome: err instanceof EnqueueUnconfirmedError ? 'error:queue-unconfirmed' : 'error:queue',
+      cluster: cluster.name,
+    };
+  }
   deps.logger?.info(
     { jobId: r.jobId, kind: data.kind, cluster: cluster.name, user: c.user_id, duplicate: r.duplicate },
     'queued',
@@ -338,20 +396,21 @@ export async function handleRepairRequestButton(deps: BotDeps, p: ButtonPress): 
     ...(p.actionTs !== undefined ? { actionTs: p.actionTs } : {}),
     ...(p.triggerId !== undefined ? { triggerId: p.triggerId } : {}),
   });
+  const where = 'The plan will be posted in this channel with Approve/Deny buttons.';
   try {
     const r = await deps.producer.enqueue(data, jobId);
     return {
-      reply: queuedReply(
-        describeJob(data),
-        r,
-        'The plan will be posted in this channel with Approve/Deny buttons.',
-      ),
+      reply: queuedReply(describeJob(data), r, where),
       enqueued: r,
       outcome: r.duplicate ? 'duplicate' : 'queued',
       cluster: cluster.name,
     };
   } catch (err) {
-    return { reply: queueFailure(err, deps.logger), outcome: 'error:queue', cluster: cluster.name };
+    return {
+      reply: queueFailure(err, deps.logger, { what: describeJob(data), where, responseUrl: p.responseUrl }),
+      outcome: err instanceof EnqueueUnconfirmedError ? 'error:queue-unconfirmed' : 'error:queue',
+      cluster: cluster.name,
+    };
   }
 }
 
@@ -392,9 +451,15 @@ async function decide(deps: BotDeps, p: ButtonPress, verb: 'approve' | 'deny'): 
         : await deps.approvals.deny(id, p.userId, `denied in Slack by ${p.userId}`, where);
   } catch (err) {
     deps.logger?.warn({ err: describeError(err), id }, `${verb} failed`);
+    // A Redis that did not answer in time may still record the decision when it wakes up: say so.
+    const maybe =
+      err instanceof RedisUnavailableError && /no answer within/.test(err.message)
+        ? ' It may still be recorded when Redis answers. Pressing again once it does is safe: a decision ' +
+          'already recorded is not recorded twice, and the answer says where the request stands.'
+        : '';
     return {
-      reply: ephemeral(`:warning: could not ${verb} request \`${id}\`: ${describeError(err)}`),
-      outcome: 'error',
+      reply: ephemeral(`:warning: could not ${verb} request \`${id}\`: ${describeError(err)}.${maybe}`),
+      outcome: maybe ? 'error:unconfirmed' : 'error',
     };
   }
   if (!outcome.ok) return { reply: ephemeral(`:no_entry: ${outcome.message}`), outcome: 'refused' };

@@ -12,10 +12,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { describeError } from '../errors/index.js';
 import type { Logger } from '../log.js';
 import type { Finding, Report, SourceName } from '../model/index.js';
 import { withLock } from '../queue/lock.js';
-import { findingKey, incidentBlocks, incidentChangeText } from './blocks.js';
+import { findingKey, incidentBlocks, incidentChangeText, type KnownBlock } from './blocks.js';
 import type { SlackPoster } from './poster.js';
 
 export interface IncidentRecord {
@@ -33,6 +34,11 @@ export interface IncidentChanges {
   opened: string[];
   updated: string[];
   closed: string[];
+  /**
+   * Incidents whose message could not be posted this time (key: why). Nothing about them was recorded, so the
+   * next check tries again; the others went ahead. Absent when there were none.
+   */
+  failed?: Record<string, string>;
 }
 
 export interface IncidentTracker {
@@ -123,57 +129,88 @@ export function createIncidentTracker(opts: IncidentTrackerOptions): IncidentTra
           for (const f of report.findings) if (f.severity === 'critical') current.set(findingKey(f), f);
           const at = now();
 
-          for (const [key, f] of current) {
-            const rec = known.get(key);
-            const fp = fingerprint(f);
-            if (!rec) {
-              const msg = incidentBlocks({ cluster, finding: f, openedAt: at, lastSeenAt: at });
-              const posted = await slack.post({ channel, text: msg.text, blocks: msg.blocks });
-              const record: IncidentRecord = {
-                key,
-                channel: posted.channel,
-                ts: posted.ts,
-                openedAt: at,
-                lastSeenAt: at,
-                fingerprint: fp,
-                finding: f,
-              };
-              await redis.hset(hashKey(cluster), key, JSON.stringify(record));
-              changes.opened.push(key);
-              continue;
+          // Each incident on its own: one that cannot be posted (Slack away after the poster's retries) is
+          // left as it was (the next check tries again) and the others go ahead. What is recorded follows what
+          // was posted, so that nothing is said twice: the thread reply of a change or a close is recorded as
+          // soon as it is posted; the update of the parent message after it is best effort.
+          const failed: Record<string, string> = {};
+          const attempt = async (key: string, fn: () => Promise<void>) => {
+            try {
+              await fn();
+            } catch (err) {
+              failed[key] = describeError(err);
+              opts.logger?.warn({ cluster, key, err: failed[key] }, 'incident message not posted');
             }
-            const next: IncidentRecord = { ...rec, lastSeenAt: at, fingerprint: fp, finding: f };
-            if (rec.fingerprint !== fp) {
-              await slack.post({
-                channel: rec.channel,
-                thread_ts: rec.ts,
-                text: incidentChangeText(rec.finding, f),
-              });
-              const msg = incidentBlocks({ cluster, finding: f, openedAt: rec.openedAt, lastSeenAt: at });
+          };
+          const updateParent = async (rec: IncidentRecord, msg: { text: string; blocks: KnownBlock[] }) => {
+            try {
               await slack.update({ channel: rec.channel, ts: rec.ts, text: msg.text, blocks: msg.blocks });
-              changes.updated.push(key);
+            } catch (err) {
+              opts.logger?.warn(
+                { cluster, key: rec.key, err: describeError(err) },
+                'incident message not updated (its thread has the news)',
+              );
             }
-            await redis.hset(hashKey(cluster), key, JSON.stringify(next));
+          };
+
+          for (const [key, f] of current) {
+            await attempt(key, async () => {
+              const rec = known.get(key);
+              const fp = fingerprint(f);
+              if (!rec) {
+                const msg = incidentBlocks({ cluster, finding: f, openedAt: at, lastSeenAt: at });
+                const posted = await slack.post({ channel, text: msg.text, blocks: msg.blocks });
+                const record: IncidentRecord = {
+                  key,
+                  channel: posted.channel,
+                  ts: posted.ts,
+                  openedAt: at,
+                  lastSeenAt: at,
+                  fingerprint: fp,
+                  finding: f,
+                };
+                await redis.hset(hashKey(cluster), key, JSON.stringify(record));
+                changes.opened.push(key);
+                return;
+              }
+              const next: IncidentRecord = { ...rec, lastSeenAt: at, fingerprint: fp, finding: f };
+              if (rec.fingerprint !== fp) {
+                await slack.post({
+                  channel: rec.channel,
+                  thread_ts: rec.ts,
+                  text: incidentChangeText(rec.finding, f),
+                });
+                await redis.hset(hashKey(cluster), key, JSON.stringify(next));
+                changes.updated.push(key);
+                const msg = incidentBlocks({ cluster, finding: f, openedAt: rec.openedAt, lastSeenAt: at });
+                await updateParent(rec, msg);
+                return;
+              }
+              await redis.hset(hashKey(cluster), key, JSON.stringify(next));
+            });
           }
 
           for (const [key, rec] of known) {
             if (current.has(key) || !reportCovers(report, rec.finding)) continue;
-            await slack.post({
-              channel: rec.channel,
-              thread_ts: rec.ts,
-              text: `:white_check_mark: Cleared: the check at ${at} no longer finds ${rec.finding.code} (${rec.finding.summary}).`,
+            await attempt(key, async () => {
+              await slack.post({
+                channel: rec.channel,
+                thread_ts: rec.ts,
+                text: `:white_check_mark: Cleared: the check at ${at} no longer finds ${rec.finding.code} (${rec.finding.summary}).`,
+              });
+              await redis.hdel(hashKey(cluster), key);
+              changes.closed.push(key);
+              const msg = incidentBlocks({
+                cluster,
+                finding: rec.finding,
+                openedAt: rec.openedAt,
+                lastSeenAt: rec.lastSeenAt,
+                resolvedAt: at,
+              });
+              await updateParent(rec, msg);
             });
-            const msg = incidentBlocks({
-              cluster,
-              finding: rec.finding,
-              openedAt: rec.openedAt,
-              lastSeenAt: rec.lastSeenAt,
-              resolvedAt: at,
-            });
-            await slack.update({ channel: rec.channel, ts: rec.ts, text: msg.text, blocks: msg.blocks });
-            await redis.hdel(hashKey(cluster), key);
-            changes.closed.push(key);
           }
+          if (Object.keys(failed).length > 0) changes.failed = failed;
           return changes;
         },
         { ttlMs: lockMs },

@@ -9,7 +9,10 @@
  * The recorder answers ok to every method (chat.postMessage / chat.update / chat.postEphemeral get a ts; the
  * files.uploadV2 steps — files.getUploadURLExternal, the upload POST, files.completeUploadExternal — work too),
  * records each call with its arguments (form-encoded or JSON; `blocks` parsed), and records every POST to a
- * response_url under method "response_url". `failNext(method, error)` makes the next call fail like Slack does.
+ * response_url under method "response_url". `failNext(method, error)` makes the next call fail like Slack does
+ * (HTTP 200, `{ok: false, error}`); `failHttp(method, ...answers)` scripts the HTTP answers of the next calls of
+ * a method (or of response_urls, method "response_url"): 429 with a Retry-After, 500, 503, or a hang (the
+ * request is read and never answered). Scripted answers are recorded too, with their `status` (or `hung`).
  */
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -173,8 +176,15 @@ export interface RecordedCall {
   token?: string;
   /** What the recorder answered (Web API calls): e.g. the `ts` of a posted message. */
   result?: Record<string, unknown>;
+  /** A scripted HTTP answer other than 200 (failHttp): 429, 500, 503... Absent for calls that went through. */
+  status?: number;
+  /** A scripted hang (failHttp 'hang'): the request was read and never answered. */
+  hung?: true;
   at: number;
 }
+
+/** A scripted HTTP answer: a status (429 with `retryAfter` seconds, sent as the Retry-After header), or a hang. */
+export type ScriptedHttpAnswer = { status: number; retryAfter?: number | string; body?: string } | 'hang';
 
 export interface SlackRecorder {
   /** Base URL for slackApiUrl / slack.apiUrl ("http://127.0.0.1:P/api/"). */
@@ -189,6 +199,14 @@ export interface SlackRecorder {
   find(pred: (c: RecordedCall) => boolean): RecordedCall[];
   /** Make the next call of `method` answer {ok: false, error}. */
   failNext(method: string, error: string): void;
+  /**
+   * Answer the next calls of `method` ("chat.postMessage", or "response_url" for every response_url) with these
+   * HTTP answers, one per call, in order; then normally again.
+   */
+  failHttp(method: string, ...answers: ScriptedHttpAnswer[]): void;
+  /** The calls that went through (not scripted HTTP failures) matching `pred`. */
+  delivered(pred: (c: RecordedCall) => boolean): RecordedCall[];
+  /** Forget the calls so far and any scripted HTTP answers not used yet. */
   clear(): void;
   close(): Promise<void>;
 }
@@ -243,6 +261,7 @@ export async function startSlackRecorder(): Promise<SlackRecorder> {
   const calls: RecordedCall[] = [];
   const waiters: { pred: (c: RecordedCall) => boolean; resolve: (c: RecordedCall) => void }[] = [];
   const failures = new Map<string, string[]>();
+  const httpScript = new Map<string, ScriptedHttpAnswer[]>();
   let seq = 0;
   let base = '';
 
@@ -284,8 +303,24 @@ export async function startSlackRecorder(): Promise<SlackRecorder> {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const args = parseArgs(req.headers['content-type'], body);
       const auth = req.headers.authorization;
+      const scripted = (method: string): boolean => {
+        const next = httpScript.get(method)?.shift();
+        if (next === undefined) return false;
+        if (next === 'hang') {
+          record({ method, path: url.pathname, args, hung: true, at: Date.now() });
+          return true; // never answered: closed by close()
+        }
+        record({ method, path: url.pathname, args, status: next.status, at: Date.now() });
+        res.writeHead(next.status, {
+          'content-type': 'text/plain',
+          ...(next.retryAfter !== undefined ? { 'retry-after': String(next.retryAfter) } : {}),
+        });
+        res.end(next.body ?? `scripted HTTP ${next.status}`);
+        return true;
+      };
       if (url.pathname.startsWith('/api/')) {
         const method = url.pathname.slice('/api/'.length);
+        if (scripted(method)) return;
         const token = auth?.startsWith('Bearer ') ? auth.slice(7) : (args['token'] as string | undefined);
         const out = answer(method, args);
         record({
@@ -301,6 +336,7 @@ export async function startSlackRecorder(): Promise<SlackRecorder> {
         return;
       }
       if (url.pathname.startsWith('/respond/')) {
+        if (scripted('response_url')) return;
         record({ method: 'response_url', path: url.pathname, args, at: Date.now() });
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.end('ok');
@@ -327,6 +363,7 @@ export async function startSlackRecorder(): Promise<SlackRecorder> {
     calls,
     responseUrl: (id) => `${base}/respond/${id ?? `r${++respondSeq}`}`,
     find: (pred) => calls.filter(pred),
+    delivered: (pred) => calls.filter((c) => c.status === undefined && c.hung === undefined && pred(c)),
     waitFor(pred, timeoutMs = 10_000) {
       const hit = calls.find(pred);
       if (hit) return Promise.resolve(hit);
@@ -352,8 +389,12 @@ export async function startSlackRecorder(): Promise<SlackRecorder> {
     failNext(method, error) {
       failures.set(method, [...(failures.get(method) ?? []), error]);
     },
+    failHttp(method, ...answers) {
+      httpScript.set(method, [...(httpScript.get(method) ?? []), ...answers]);
+    },
     clear() {
       calls.length = 0;
+      httpScript.clear();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -8,8 +8,8 @@
  *   await srv.stop();                          // afterAll (also closes every client made by client())
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -19,6 +19,10 @@ export interface RedisServerOptions {
   appendonly?: boolean;
   /** Extra `--name value` arguments. */
   args?: string[];
+  /** A fixed port (default: a free one). */
+  port?: number;
+  /** A fixed data dir (created if missing; default: a new temp dir). stop() removes it either way. */
+  dir?: string;
 }
 
 export interface TestRedis {
@@ -32,6 +36,14 @@ export interface TestRedis {
   restart(): Promise<void>;
   /** Stop the server but keep the dir (e.g. to test "Redis is down"); start() brings it back. */
   pause(): Promise<void>;
+  /**
+   * SIGKILL the server (no SHUTDOWN, nothing flushed beyond what `appendfsync always` already wrote), keep the
+   * dir; start() brings it back on the same port and dir, reading the AOF.
+   */
+  kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a Redis that keeps its connections open and answers nothing (a hung server). */
+  freeze(): void;
+  thaw(): void;
   start(): Promise<void>;
   /** Stop the server, close clients, remove the dir. */
   stop(): Promise<void>;
@@ -82,8 +94,9 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Test
       'redis-server is not installed: run scripts/install-deps.sh (apt-get install redis-server)',
     );
   }
-  const dir = mkdtempSync(join(tmpdir(), 'opsbot-redis-'));
-  let port = 0;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'opsbot-redis-'));
+  if (options.dir !== undefined) mkdirSync(dir, { recursive: true });
+  let port = options.port ?? 0;
   let child: ChildProcess | undefined;
   let stderr = '';
   const clients = new Set<Redis>();
@@ -140,7 +153,21 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Test
     child = undefined;
   }
 
+  async function kill(): Promise<void> {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    c.kill('SIGCONT');
+    c.kill('SIGKILL');
+    await exited;
+    child = undefined;
+  }
+
   for (let attempt = 0; ; attempt++) {
+    if (options.port !== undefined) {
+      await launch();
+      break;
+    }
     port = await freePort();
     try {
       await launch();
@@ -171,12 +198,20 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Test
     async pause() {
       await halt();
     },
+    kill,
+    freeze() {
+      child?.kill('SIGSTOP');
+    },
+    thaw() {
+      child?.kill('SIGCONT');
+    },
     async start() {
       await launch();
     },
     async stop() {
       for (const c of clients) c.disconnect();
       clients.clear();
+      child?.kill('SIGCONT');
       await halt();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -191,4 +226,91 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Test
     },
   };
   return srv;
+}
+
+export interface HungRedis {
+  readonly port: number;
+  /** redis://127.0.0.1:PORT */
+  readonly url: string;
+  /** Commands received, upper case, in order (the ones answered and the ones left hanging). */
+  readonly commands: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * A "Redis" that takes connections and answers the handshake ioredis sends (HELLO refused as an old server
+ * would, CLIENT SETNAME/SETINFO, INFO for the ready check, SELECT, PING) and then nothing: every other command waits forever. What a real Redis looks like
+ * when it is stopped (SIGSTOP) or blocked in fsync on a stalled disk after a client connected.
+ */
+export async function startHungRedis(opts: { port?: number } = {}): Promise<HungRedis> {
+  const commands: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => undefined);
+    let buf = Buffer.alloc(0);
+    let hung = false;
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const cmd = parseCommand(buf);
+        if (cmd === null) return;
+        buf = buf.subarray(cmd.length);
+        const name = (cmd.args[0] ?? '').toUpperCase();
+        commands.push(name);
+        if (hung) continue;
+        if (name === 'HELLO')
+          sock.write("-ERR unknown command 'HELLO'\r\n"); // a RESP2-only server
+        else if (name === 'INFO') {
+          const info = '# Server\r\nredis_version:7.0.15\r\n# Persistence\r\nloading:0\r\n';
+          sock.write(`$${Buffer.byteLength(info)}\r\n${info}\r\n`);
+        } else if (name === 'CLIENT' || name === 'SELECT') sock.write('+OK\r\n');
+        else if (name === 'PING') sock.write('+PONG\r\n');
+        else hung = true; // answers nothing more on this connection
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    commands,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** One RESP array of bulk strings off the front of `buf` (what clients send), or null when incomplete. */
+function parseCommand(buf: Buffer): { args: string[]; length: number } | null {
+  let off = 0;
+  const line = (): string | null => {
+    const end = buf.indexOf('\r\n', off);
+    if (end < 0) return null;
+    const s = buf.subarray(off, end).toString('utf8');
+    off = end + 2;
+    return s;
+  };
+  const head = line();
+  if (head === null) return null;
+  if (!head.startsWith('*')) return { args: head.split(' '), length: off }; // inline command
+  const n = Number(head.slice(1));
+  const args: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = line();
+    if (len === null) return null;
+    const size = Number(len.slice(1));
+    if (buf.length < off + size + 2) return null;
+    args.push(buf.subarray(off, off + size).toString('utf8'));
+    off += size + 2;
+  }
+  return { args, length: off };
 }

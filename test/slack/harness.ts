@@ -62,7 +62,13 @@ export interface HarnessOptions {
   approvals?: Approvals;
   /** Start workers with these options (ops injected, timeouts...). */
   workers?: Omit<StartWorkersOptions, 'inventory'>;
-  inventory?: (redisUrl: string) => Inventory;
+  /** The inventory; `apiUrl` is the recorder's Web API URL (for `slack.apiUrl`). */
+  inventory?: (redisUrl: string, apiUrl: string) => Inventory;
+  /**
+   * Let startWorkers make the poster the way production does (bot token from the env, `slack.apiUrl` of the
+   * inventory, posts paced per channel through Redis) instead of the harness's unpaced one without retries.
+   */
+  productionPoster?: boolean;
   redis?: TestRedis;
   /**
    * The real approval flow, wired as commands/bot.ts and commands/worker.ts do: the bot's store (buttons) and the
@@ -75,7 +81,7 @@ export interface HarnessOptions {
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const redis = opts.redis ?? (await startRedis());
   const recorder = await startSlackRecorder();
-  const inventory = opts.inventory?.(redis.url) ?? testInventory({ redisUrl: redis.url });
+  const inventory = opts.inventory?.(redis.url, recorder.apiUrl) ?? testInventory({ redisUrl: redis.url });
   const producerConnection = createRedis(inventory.redis, {
     flavour: 'request',
     env: ENV,
@@ -112,7 +118,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     startWorkers({
       inventory,
       env: ENV,
-      slack: createSlackPoster({ token: ENV.SLACK_BOT_TOKEN, apiUrl: recorder.apiUrl, retries: 0 }),
+      ...(opts.productionPoster
+        ? {}
+        : { slack: createSlackPoster({ token: ENV.SLACK_BOT_TOKEN, apiUrl: recorder.apiUrl, retries: 0 }) }),
       syncSchedules: false,
       logger: testLogger,
       ...(opts.repairs
@@ -129,6 +137,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     let q = queues.get(name);
     if (!q) {
       q = new Queue<JobData>(name, { connection: redis.client(), prefix: inventory.redis.prefix });
+      q.on('error', () => undefined); // Redis restarted by a test: the client reconnects by itself
       queues.set(name, q);
     }
     return q;
