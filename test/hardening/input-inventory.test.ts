@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import {
   keyPath,
@@ -19,6 +19,9 @@ import {
   type Inventory,
 } from '../../src/config/index.js';
 import { ConfigError, describeError } from '../../src/errors/index.js';
+
+// Property tests run a few seconds alone; on a loaded 2-core machine give them room.
+vi.setConfig({ testTimeout: 60_000 });
 
 const SEED = 90091;
 const FILE = 'inv.yaml';
@@ -95,7 +98,7 @@ describe('the inventory loader on arbitrary documents', () => {
           load(text);
         },
       ),
-      { seed: SEED, numRuns: 500 },
+      { seed: SEED, numRuns: 300 },
     );
   });
 
@@ -305,7 +308,7 @@ describe('mutations of the documented example', () => {
           for (const i of r.error.issues) if (i.key === where) expect(i.message).not.toMatch(/is required/);
         }
       }),
-      { seed: SEED, numRuns: 500 },
+      { seed: SEED, numRuns: 300 },
     );
   });
 });
@@ -343,7 +346,7 @@ describe('secrets never come from the file', () => {
           }
         },
       ),
-      { seed: SEED, numRuns: 300 },
+      { seed: SEED, numRuns: 150 },
     );
   });
 
@@ -369,7 +372,7 @@ describe('secrets never come from the file', () => {
           }
         },
       ),
-      { seed: SEED, numRuns: 100 },
+      { seed: SEED, numRuns: 60 },
     );
   });
 
@@ -405,7 +408,7 @@ describe('secrets never come from the file', () => {
           expect(s.redisPassword).toBe(env.REDIS_PASSWORD || undefined);
         },
       ),
-      { seed: SEED, numRuns: 200 },
+      { seed: SEED, numRuns: 100 },
     );
   });
 });

