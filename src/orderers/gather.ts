@@ -16,8 +16,33 @@ import type {
 } from '../model/index.js';
 import { channelLedgerDir, type FileSource, hostFileSource, readLedgerTip } from '../fabric/blockfile.js';
 import { NO_OFFSET_PERSISTED } from '../fabric/protos.js';
+import { describeTlsError, isTlsError } from '../kafka/connection.js';
 import { extractOffsetEvents, matchLogLines, positionsFromLog } from './logs.js';
-import { fetchOrdererHealth, fetchOrdererMetrics, type OrdererMetrics } from './metrics.js';
+import {
+  fetchOrdererHealth,
+  fetchOrdererMetrics,
+  OperationsEndpointError,
+  type OrdererMetrics,
+} from './metrics.js';
+
+/**
+ * An operations endpoint's failure in one line: a TLS failure says what to fix (operationsTls.ca, the client
+ * certificate the orderer requires, servername...), anything else as it came, with the URL either way.
+ */
+export function describeOperationsError(err: unknown, orderer: OrdererConfig): string {
+  const cause = (err as { cause?: unknown } | null)?.cause as NodeJS.ErrnoException | undefined;
+  if (err instanceof OperationsEndpointError && cause instanceof Error && isTlsError(cause)) {
+    const hint = orderer.operationsTls
+      ? ''
+      : ' (no operationsTls in the inventory: the system CAs were used and no client certificate was sent)';
+    return `${err.url}: ${describeTlsError(cause, {
+      peer: 'orderer operations endpoint',
+      key: `orderers[${orderer.name}].operationsTls`,
+      plaintextHint: 'does it serve plain http? then use an http:// operationsUrl',
+    })}${hint}`;
+  }
+  return describeError(err);
+}
 
 /** The lines of an orderer's log, oldest first (a container's logs, a file's tail...). */
 export type LogSource = (
@@ -168,7 +193,7 @@ async function gatherOne(
         : Promise.resolve(null),
     ]);
     if (health.status === 'rejected') {
-      out.health = { orderer: orderer.name, error: describeError(health.reason) };
+      out.health = { orderer: orderer.name, error: describeOperationsError(health.reason, orderer) };
     } else if (health.value !== null) {
       out.health = {
         orderer: orderer.name,
@@ -177,7 +202,7 @@ async function gatherOne(
       };
     }
     if (metrics.status === 'rejected') {
-      allError('metrics', describeError(metrics.reason));
+      allError('metrics', describeOperationsError(metrics.reason, orderer));
       return;
     }
     const m: OrdererMetrics = metrics.value;

@@ -14,6 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { parseInventory, readSecrets, selectCluster, type Inventory } from '../../src/config/index.js';
 import { kafkaClient } from '../../src/kafka/client.js';
 import { BrokerConnection, type WireOptions } from '../../src/kafka/connection.js';
@@ -514,6 +515,36 @@ describe.skipIf(ordererSkip !== null)("a real orderer's operations endpoint over
     expect(r.report.sources.orderers?.ok).toBe(true);
     const positions = r.report.orderers.filter((p) => p.channel === 'testchainid');
     expect(positions).toEqual([expect.objectContaining({ name: 'orderer1.example.com', source: 'metrics' })]);
+  });
+
+  it.each([
+    [
+      'a CA that did not sign it',
+      (t: Record<string, unknown>) => ({ ...t, ca: sec.otherCa }),
+      /https:\/\/127\.0\.0\.1:\d+\/metrics: TLS: the orderer operations endpoint's certificate is not signed by a trusted CA \(\w+\); check orderers\[orderer1\.example\.com\]\.operationsTls\.ca/,
+    ],
+    [
+      'no client certificate',
+      (t: Record<string, unknown>) => ({ ca: t['ca'], servername: t['servername'] }),
+      /TLS: the orderer operations endpoint refused this client \(.*\): it wants a client certificate/,
+    ],
+    [
+      'no operationsTls at all',
+      () => undefined,
+      /not signed by a trusted CA .*\(no operationsTls in the inventory: the system CAs were used/,
+    ],
+  ])('diagnose with %s: the orderer source says what to fix', async (_what, change, reason) => {
+    const raw = parseYaml(readFileSync(labStatus({ workDir }).inventory, 'utf8')) as {
+      clusters: { lab: { orderers: Record<string, unknown>[] } };
+    };
+    const o1 = raw.clusters.lab.orderers[0]!;
+    const tlsNow = change(o1['operationsTls'] as Record<string, unknown>);
+    if (tlsNow === undefined) delete o1['operationsTls'];
+    else o1['operationsTls'] = tlsNow;
+    const inv = parseInventory(stringifyYaml(raw), 'changed-inventory.yaml');
+    const r = await diagnose({ inventory: inv, cluster: selectCluster(inv, 'lab'), env: {} });
+    const text = JSON.stringify(r.findings.filter((f) => f.code === 'SOURCE_UNAVAILABLE'));
+    expect(text).toMatch(reason);
   });
 
   it.each([
