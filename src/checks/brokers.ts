@@ -122,9 +122,9 @@ export function brokerReachabilityChecks(snapshot: ClusterSnapshot, ctx: CheckCo
         [
           {
             brokerId: v.brokerId,
-            endpoint: reg?.endpoints[0] ?? v.address,
-            host: reg?.host ?? v.address.replace(/:\d+$/, ''),
-            port: reg?.port ?? Number(v.address.replace(/^.*:/, '')),
+            endpoint: reg?.endpoints.find((e) => e.endsWith(`//${v.address}`)) ?? v.address,
+            host: v.address.replace(/:\d+$/, ''),
+            port: Number(v.address.replace(/^.*:/, '')),
             from: 'opsbot',
             ok: false,
             ms: v.ms ?? 0,

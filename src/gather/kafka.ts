@@ -62,7 +62,7 @@ function splitAddress(address: string): { host: string; port: number } {
   return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
 }
 
-/** Wire options for a cluster: client id, timeouts, TLS; SASL PLAIN with the password from the environment. */
+/** Wire options for a cluster: client id, timeouts, TLS; SASL (PLAIN, SCRAM) with the password from the environment. */
 export function wireOptionsFor(
   kafka: ClusterConfig['kafka'],
   secretsByEnv: Record<string, string>,
@@ -83,17 +83,56 @@ export function wireOptionsFor(
     };
   }
   if (kafka.sasl) {
-    if (kafka.sasl.mechanism !== 'plain') {
-      throw new Error(
-        `kafka.sasl.mechanism ${kafka.sasl.mechanism}: only "plain" is supported for diagnostics yet`,
-      );
-    }
     const password = secretsByEnv[kafka.sasl.passwordEnv];
     if (password === undefined)
       throw new Error(`kafka.sasl.passwordEnv: environment variable ${kafka.sasl.passwordEnv} is not set`);
-    opts.sasl = { mechanism: 'plain', username: kafka.sasl.username, password };
+    opts.sasl = { mechanism: kafka.sasl.mechanism, username: kafka.sasl.username, password };
   }
   return opts;
+}
+
+const ENDPOINT = /^([A-Za-z0-9_]+):\/\/\[?([^\]]*?)\]?:(\d+)$/;
+
+/**
+ * The listener this client talks to: the one whose advertised address is a bootstrap address, else the first
+ * whose security protocol is the client's (TLS and SASL from the config), else none (the registration's
+ * host/port, Kafka's PLAINTEXT listener). A broker is asked at its address on that listener, as Kafka's own
+ * clients do: a cluster with PLAINTEXT beside SASL_SSL is read over SASL_SSL when the config says so.
+ */
+export function clientListener(
+  registrations: readonly BrokerRegistration[],
+  bootstrap: readonly string[],
+  wire: WireOptions,
+): string | null {
+  const boot = new Set(bootstrap);
+  for (const reg of registrations) {
+    for (const e of reg.endpoints) {
+      const m = ENDPOINT.exec(e);
+      if (m && boot.has(`${m[2]}:${m[3]}`)) return m[1]!;
+    }
+  }
+  const protocol = wire.tls ? (wire.sasl ? 'SASL_SSL' : 'SSL') : wire.sasl ? 'SASL_PLAINTEXT' : 'PLAINTEXT';
+  for (const reg of registrations) {
+    for (const e of reg.endpoints) {
+      const name = ENDPOINT.exec(e)?.[1];
+      if (name && (reg.securityProtocols?.[name] ?? name) === protocol) return name;
+    }
+  }
+  return null;
+}
+
+/** A broker's address on `listener`, else its registered host/port. */
+export function listenerAddress(
+  reg: BrokerRegistration,
+  listener: string | null,
+): { host: string; port: number } {
+  if (listener !== null) {
+    for (const e of reg.endpoints) {
+      const m = ENDPOINT.exec(e);
+      if (m && m[1] === listener) return { host: m[2]!, port: Number(m[3]) };
+    }
+  }
+  return { host: reg.host, port: reg.port };
 }
 
 export async function gatherKafka(bootstrap: string[], input: KafkaGatherInput): Promise<KafkaGathered> {
@@ -150,11 +189,13 @@ export async function gatherKafka(bootstrap: string[], input: KafkaGatherInput):
     : input;
   const partitionsFromZk = (zk as { partitions?: ZkPartitionState[] }).partitions;
   const registeredAt = new Map<string, number>();
-  for (const reg of zk.registrations ?? []) {
-    const address = `${reg.host}:${reg.port}`;
+  const registrations = zk.registrations ?? [];
+  const listener = clientListener(registrations, bootstrap, input.wire);
+  for (const reg of registrations) {
+    const { host, port } = listenerAddress(reg, listener);
+    const address = `${host}:${port}`;
     registeredAt.set(address, reg.id);
-    if (!asked.has(address))
-      asked.set(address, ask({ address, host: reg.host, port: reg.port, brokerId: reg.id }));
+    if (!asked.has(address)) asked.set(address, ask({ address, host, port, brokerId: reg.id }));
   }
   const views: BrokerMetadataView[] = await Promise.all(asked.values());
   // A broker is who ZooKeeper says is registered at that address, else who its own answer says it is.
@@ -285,7 +326,7 @@ export async function gatherKafka(bootstrap: string[], input: KafkaGatherInput):
             const r = res.resources[0];
             if (!r || r.errorCode !== 0) {
               notChecked.push(
-                `broker ${id} configs: ${r ? (r.errorMessage || kafkaErrorName(r.errorCode)) : 'empty answer'}`,
+                `broker ${id} configs: ${r ? r.errorMessage || kafkaErrorName(r.errorCode) : 'empty answer'}`,
               );
               return;
             }

@@ -64,6 +64,13 @@ export function parseBrokerRegistration(id: number, json: Json): BrokerRegistrat
   }
   if (host === null || port === null) return 'no host/port and no parsable endpoint';
   const reg: BrokerRegistration = { id, host, port, endpoints: endpoints as string[] };
+  const map = json.listener_security_protocol_map;
+  if (map && typeof map === 'object' && !Array.isArray(map)) {
+    const protocols = Object.entries(map as Json).filter(
+      (e): e is [string, string] => typeof e[1] === 'string',
+    );
+    if (protocols.length > 0) reg.securityProtocols = Object.fromEntries(protocols);
+  }
   if (typeof json.rack === 'string') reg.rack = json.rack;
   const ts = Number(json.timestamp);
   if (Number.isFinite(ts) && ts > 0) reg.timestamp = ts;

@@ -38,6 +38,8 @@ export interface BrokerRegistration {
   port: number;
   /** Advertised endpoints, e.g. "PLAINTEXT://127.0.0.1:19092". */
   endpoints: string[];
+  /** Listener name -> security protocol (listener_security_protocol_map), when registered. */
+  securityProtocols?: Record<string, string>;
   rack?: string;
   /** Registration time (ms since epoch), from the znode. */
   timestamp?: number;
