@@ -63,6 +63,8 @@ export function parseBrokerRegistration(id: number, json: Json): BrokerRegistrat
     }
   }
   if (host === null || port === null) return 'no host/port and no parsable endpoint';
+  if (host.trim() === '') return 'empty host';
+  if (!Number.isSafeInteger(port) || port < 1 || port > 65_535) return `port ${port} is not a TCP port`;
   const reg: BrokerRegistration = { id, host, port, endpoints: endpoints as string[] };
   const map = json.listener_security_protocol_map;
   if (map && typeof map === 'object' && !Array.isArray(map)) {

@@ -106,8 +106,13 @@ export function positionalArgs(kind: string, args: Record<string, string | numbe
   const used = new Set<string>();
   const out: string[] = [];
   for (const names of slots) {
-    const name = names.find((n) => args[n] !== undefined);
+    const given = names.filter((n) => args[n] !== undefined);
+    const name = given[0];
     if (name === undefined) break;
+    if (given.length > 1) {
+      // restart-container container=kafka1 broker=3: which one was meant is not ours to guess.
+      throw new UsageError(`repair ${kind}: give one of ${given.join(', ')}, not ${given.length}`);
+    }
     for (const n of names) if (args[n] !== undefined) used.add(n);
     out.push(String(args[name]));
   }
