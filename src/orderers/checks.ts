@@ -11,6 +11,7 @@
  *   each other, not with the high watermark.
  * - ORDERER_LOG_ERROR: known failure signatures in an orderer's log.
  */
+import { offsetsProblem } from '../checks/sources.js';
 import type {
   ClusterSnapshot,
   Finding,
@@ -314,7 +315,10 @@ export function ordererChecks(snapshot: ClusterSnapshot): Finding[] {
   const positions = snapshot.orderers?.positions ?? [];
   for (const [channel, list] of groupByChannel(positions)) {
     const known = list.filter((p) => p.source !== null);
-    const offsets = offsetsOf(snapshot, channel);
+    // Offsets no healthy broker reports (negative, log start above the high watermark) are SOURCE_UNAVAILABLE
+    // (src/checks/sources.ts); nothing about the orderers is judged from them, padding least of all.
+    const reported = offsetsOf(snapshot, channel);
+    const offsets = reported && offsetsProblem(reported) === undefined ? reported : undefined;
     const hw = offsets?.highWatermark;
     const lso = offsets?.logStartOffset;
 

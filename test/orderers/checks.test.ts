@@ -8,6 +8,15 @@ const codes = (fs: Finding[]) => fs.map((f) => f.code);
 const only = (fs: Finding[], code: string) => fs.filter((f) => f.code === code);
 
 describe('ORDERER_OFFSET_AHEAD (seed 000)', () => {
+  it.each([[{ highWatermark: -1 }], [{ highWatermark: 11, logStartOffset: 15 }], [{ highWatermark: 1.5 }]])(
+    'judges nothing from offsets no healthy broker reports (%j): no gap, no padding',
+    (offsets) => {
+      const fs = ordererChecks(scenario({ offsets }));
+      expect(codes(fs)).not.toContain('ORDERER_OFFSET_AHEAD');
+      expect(codes(fs)).not.toContain('ORDERER_OFFSET_BEHIND_RETENTION');
+    },
+  );
+
   it('flags the channel when the orderers resume past the high watermark, with the gap and a pad repair', () => {
     const fs = ordererChecks(scenario());
     expect(codes(fs)).toEqual(['ORDERER_OFFSET_AHEAD']);
