@@ -6,7 +6,7 @@
  *
  * Actions never throw for an outcome (a failure is `ok: false` with the reason); waits never throw either.
  */
-import { describeError } from '../errors/index.js';
+import { describeError, SourceError } from '../errors/index.js';
 import { dockerStatus, toMs, type DockerClient, type LogLine } from './client.js';
 
 export type ContainerActionName = 'restart' | 'start' | 'stop';
@@ -115,6 +115,16 @@ async function act(
       } catch {
         // reported through `error`
       }
+      // No answer is not "no": the engine may have taken the call and be carrying it out. Say what is known.
+      const unanswered = err instanceof SourceError && dockerStatus(err) === undefined;
+      const now = after
+        ? `it is ${describeState(after)} now${
+            after.startedAt
+              ? `, started ${after.startedAt}${after.startedAt === before.startedAt ? ' as before' : ''}`
+              : ''
+          }`
+        : 'its state could not be read afterwards either';
+      const note = unanswered ? `; the engine may still ${action} it: ${now}` : '';
       return {
         ...base,
         ok: false,
@@ -122,8 +132,8 @@ async function act(
         before,
         ...(after ? { after } : {}),
         ms: ms(),
-        detail: `${action} ${container} failed: ${error}`,
-        error,
+        detail: `${action} ${container} failed: ${error}${note}`,
+        error: `${error}${note}`,
       };
     }
   }

@@ -8,7 +8,7 @@
  * becomes a status, an observation with `error`, or a `notChecked` line.
  */
 import type { ClusterConfig, ContainerRef } from '../config/schema.js';
-import { ConfigError, NotFoundError, describeError } from '../errors/index.js';
+import { ConfigError, NotFoundError, SourceError, describeError } from '../errors/index.js';
 import type { ContainerObservation, EndpointProbe, LogMatch, SourceStatus } from '../model/index.js';
 import { createDockerClients, describeDockerError, toMs, type DockerClient } from './client.js';
 import { defaultContainerMatcher, type LogLineMatcher } from './signatures.js';
@@ -115,7 +115,7 @@ function refText(ref: ContainerRef): string {
 export async function resolveContainer(
   client: DockerClient,
   ref: ContainerRef,
-): Promise<{ id: string; name: string } | { error: string; notFound: boolean }> {
+): Promise<{ id: string; name: string } | { error: string; notFound: boolean; unreachable?: string }> {
   try {
     if (ref.name !== undefined) {
       const info = await client.inspect(ref.name);
@@ -138,7 +138,12 @@ export async function resolveContainer(
     if (err instanceof NotFoundError) {
       return { error: `no container named ${ref.name} on ${client.label}`, notFound: true };
     }
-    return { error: describeError(err), notFound: false };
+    const unreachable = unreachableReason(client, err);
+    return {
+      error: describeError(err),
+      notFound: false,
+      ...(unreachable !== undefined ? { unreachable } : {}),
+    };
   }
 }
 
@@ -147,7 +152,7 @@ export async function observeContainer(
   client: DockerClient,
   target: Pick<ContainerTarget, 'role' | 'runs' | 'ref'>,
   previous?: ContainerObservation,
-): Promise<{ observation: ContainerObservation; tty: boolean }> {
+): Promise<{ observation: ContainerObservation; tty: boolean; unreachable?: string }> {
   const base = {
     role: target.role,
     runs: target.runs,
@@ -158,6 +163,7 @@ export async function observeContainer(
     return {
       observation: { name: refText(target.ref), ...base, found: false, error: resolved.error },
       tty: false,
+      ...(resolved.unreachable !== undefined ? { unreachable: resolved.unreachable } : {}),
     };
   }
   try {
@@ -187,6 +193,7 @@ export async function observeContainer(
     };
     return { observation: obs, tty: info.Config.Tty };
   } catch (err) {
+    const unreachable = unreachableReason(client, err);
     return {
       observation: {
         name: resolved.name,
@@ -195,8 +202,20 @@ export async function observeContainer(
         error: describeError(err),
       },
       tty: false,
+      ...(unreachable !== undefined ? { unreachable } : {}),
     };
   }
+}
+
+/**
+ * Why the engine did not answer a call at all (a timeout, a dropped connection), without the endpoint's label;
+ * undefined for answers (an unknown container, an HTTP error from the engine) and everything else.
+ */
+export function unreachableReason(client: DockerClient, err: unknown): string | undefined {
+  if (!(err instanceof SourceError) || (err as { statusCode?: unknown }).statusCode !== undefined)
+    return undefined;
+  const prefix = `${client.label}: `;
+  return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
 }
 
 /**
@@ -427,25 +446,37 @@ export async function gatherContainers(
   const probes: EndpointProbe[] = [];
   const cursors: Record<string, string> = {};
 
+  // 2. Endpoints that answer /_ping but not the container calls (dockerd stuck on a container lock answers
+  //    /_ping all the same): the first call that gets no answer marks the endpoint, the source is reported
+  //    unavailable for it, and its other containers are not asked (one timeout, not one per container).
+  const stuck = new Map<string, string>();
+  const unavailable = (target: ContainerTarget, where: string, why: string): ContainerObservation => ({
+    name: refText(target.ref),
+    role: target.role,
+    runs: target.runs,
+    endpoint: target.endpoint,
+    found: false,
+    error: `${where} unavailable: ${why}`,
+  });
+
   const containers = await pool(targets, opts.concurrency ?? 8, async (target) => {
     const ping = pings.get(target.endpoint)!;
     const client = clients.get(target.endpoint);
     if (!client || !ping.ok) {
       const where = client ? client.label : `docker endpoint "${target.endpoint}"`;
-      const obs: ContainerObservation = {
-        name: refText(target.ref),
-        role: target.role,
-        runs: target.runs,
-        endpoint: target.endpoint,
-        found: false,
-        error: `${where} unavailable: ${ping.error ?? 'no answer'}`,
-      };
-      return obs;
+      return unavailable(target, where, ping.error ?? 'no answer');
     }
+    const stuckWhy = stuck.get(target.endpoint);
+    if (stuckWhy !== undefined) return unavailable(target, client.label, stuckWhy);
     const prev =
       (target.ref.name !== undefined ? previousByName.get(target.ref.name) : undefined) ??
       previousByKey.get(`${target.role} ${target.runs}`);
-    const { observation: obs, tty } = await observeContainer(client, target, prev);
+    const { observation: obs, tty, unreachable } = await observeContainer(client, target, prev);
+    if (unreachable !== undefined) {
+      const why = `answers /_ping but not container calls: ${unreachable}`;
+      if (!stuck.has(target.endpoint)) stuck.set(target.endpoint, why);
+      return unavailable(target, client.label, stuck.get(target.endpoint)!);
+    }
     if (!obs.found || obs.id === undefined) {
       notChecked.push(`${target.key}: ${obs.error ?? 'container not found'}`);
       return obs;
@@ -483,7 +514,7 @@ export async function gatherContainers(
     return obs;
   });
 
-  const failed = used.filter((n) => !pings.get(n)!.ok);
+  const failed = used.filter((n) => !pings.get(n)!.ok || stuck.has(n));
   const status: SourceStatus = {
     ok: failed.length === 0,
     ms: Math.round(performance.now() - t0),
@@ -492,7 +523,8 @@ export async function gatherContainers(
           error: failed
             .map((n) => {
               const c = clients.get(n);
-              return `${c ? c.label : `docker endpoint "${n}"`}: ${pings.get(n)!.error ?? 'no answer'}`;
+              const why = pings.get(n)!.ok ? stuck.get(n) : (pings.get(n)!.error ?? 'no answer');
+              return `${c ? c.label : `docker endpoint "${n}"`}: ${why}`;
             })
             .join('; '),
         }
