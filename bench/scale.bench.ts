@@ -60,6 +60,7 @@ import {
 import { large, stopBroker } from '../test/fixtures/snapshots/builder.js';
 import { diffFindings, digest } from '../workers/scheduled.js';
 import {
+  cpuWindow,
   fullGc,
   jvmHeapUsedMb,
   labPorts,
@@ -265,6 +266,7 @@ function medianPhases(runs: readonly Phases[]): Record<keyof Phases, number | nu
 interface ChildResult {
   wallMs: (number | null)[];
   wallMedianMs: number | null;
+  wallMinMs: number | null;
   exitCodes: (number | null)[];
   maxRssMb: number | null;
   /** From the memprobe run (10 ms samples and one at exit). */
@@ -301,6 +303,7 @@ async function diagnoseChild(inventory: string, runs: number): Promise<ChildResu
   return {
     wallMs: walls.map((w) => round(w)),
     wallMedianMs: round(median(walls)),
+    wallMinMs: round(Math.min(...walls)),
     exitCodes: codes,
     maxRssMb: rss.length ? round(max(rss) / 1024, 1) : null,
     heapUsedPeakMb: samples.length ? mb(max(samples.map((s) => s.heapUsed))) : null,
@@ -408,7 +411,8 @@ function analyseBlocks(report: Report, msg: SlackMessage): BlocksAnalysis {
     findingsWorstFirst: sevRanks.every((r, i) => i === 0 || r <= sevRanks[i - 1]!),
     leftOutNotes: texts
       .filter((x) => /not shown|more finding|…and /.test(x))
-      .map((x) => (x.length > 240 ? `${x.slice(0, 239)}…` : x)),
+      .map((x) => x.split('\n')[0]!)
+      .map((x) => (x.length > 300 ? `${x.slice(0, 299)}…` : x)),
   };
 }
 
@@ -547,6 +551,8 @@ interface StageResult {
   stage: string;
   settleMs: number;
   loadAvg: number[];
+  /** 10 s at rest before the runs: % of the machine busy, and cores the lab's JVMs use by themselves. */
+  atRest: { machineBusyPct: number; labJvmCores: number };
   partitions: number;
   findings: Record<Severity, number>;
   findingCodes: Record<string, number>;
@@ -572,7 +578,10 @@ async function measureStage(
   settleMs: number,
   previous: Report | null,
 ): Promise<{ result: StageResult; report: Report; text: string }> {
-  log(`stage ${stage}: ${RUNS} in-process runs`);
+  const st = labStatus({ workDir });
+  const jvms = [...st.brokers, ...st.zookeeper].map((p) => p.pid).filter((p): p is number => p !== null);
+  const rest = await cpuWindow(jvms, 10_000);
+  log(`stage ${stage}: at rest ${JSON.stringify(rest)}; ${RUNS} in-process runs`);
   const runs: PhaseRun[] = [];
   for (let i = 0; i < RUNS; i++) {
     const r = await measureOnce(cluster, process.env);
@@ -596,6 +605,7 @@ async function measureStage(
     stage,
     settleMs,
     loadAvg: loadavg().map((x) => round(x, 2) ?? 0),
+    atRest: { machineBusyPct: rest.machineBusyPct, labJvmCores: rest.pidsCores },
     partitions: last.report.partitions.length,
     findings: counts,
     findingCodes: findingCodes(last.findings),
@@ -641,68 +651,85 @@ interface SyntheticRow {
   processMaxRssMb: number | null;
 }
 
+interface SyntheticOnce {
+  times: Record<'checks' | 'report' | 'text' | 'json' | 'blocks', number>;
+  snapshotHeap: number;
+  reportHeap: number;
+  findings: Record<Severity, number>;
+  partitions: number;
+  jsonBytes: number;
+  textLines: number;
+  blocks: number;
+  blockLimitProblems: string[];
+}
+
+/**
+ * One run in its own call, so that nothing of it is alive when the next one starts (a loop body's locals can
+ * stay reachable from the frame until they are overwritten, which hid the snapshot from the heap deltas).
+ */
+function syntheticOnce(perTopic: number, scenario: 'healthy' | 'brokers 3+4 down'): SyntheticOnce {
+  fullGc();
+  const h0 = process.memoryUsage().heapUsed;
+  const s = large(TOPICS, perTopic);
+  if (scenario !== 'healthy') {
+    stopBroker(s, 4);
+    stopBroker(s, 3);
+  }
+  fullGc();
+  const snapshotHeap = process.memoryUsage().heapUsed - h0;
+  let t = performance.now();
+  const findings = runChecks(s, { extraChecks: EXTRA_CHECKS });
+  const checks = since(t);
+  t = performance.now();
+  const report = buildReport(s, findings);
+  const reportMs = since(t);
+  t = performance.now();
+  const text = renderText(report, { color: false });
+  const textMs = since(t);
+  t = performance.now();
+  const json = JSON.stringify(report, null, 2);
+  const jsonMs = since(t);
+  t = performance.now();
+  const msg = reportBlocks(report, {});
+  const blocksMs = since(t);
+  fullGc();
+  const reportHeap = process.memoryUsage().heapUsed - h0 - snapshotHeap;
+  return {
+    times: { checks, report: reportMs, text: textMs, json: jsonMs, blocks: blocksMs },
+    snapshotHeap,
+    reportHeap,
+    findings: countBySeverity(findings),
+    partitions: report.partitions.length,
+    jsonBytes: Buffer.byteLength(json),
+    textLines: text.split('\n').length,
+    blocks: msg.blocks.length,
+    blockLimitProblems: checkBlockLimits(msg.blocks),
+  };
+}
+
 function synthetic(size: number, scenario: 'healthy' | 'brokers 3+4 down'): SyntheticRow {
   const perTopic = Math.round(size / TOPICS);
-  const times: Record<string, number[]> = { checks: [], report: [], text: [], json: [], blocks: [] };
-  let snapHeap = NaN;
-  let reportHeap = NaN;
-  let findings: Finding[] = [];
-  let json = '';
-  let text = '';
-  let msg: SlackMessage = { text: '', blocks: [] };
-  let partitions = 0;
-  for (let i = 0; i < RUNS; i++) {
-    // Drop the previous run's outputs first, so that the heap deltas are this run's.
-    findings = [];
-    json = '';
-    text = '';
-    msg = { text: '', blocks: [] };
-    fullGc();
-    const h0 = process.memoryUsage().heapUsed;
-    const s = large(TOPICS, perTopic);
-    if (scenario !== 'healthy') {
-      stopBroker(s, 4);
-      stopBroker(s, 3);
-    }
-    fullGc();
-    snapHeap = process.memoryUsage().heapUsed - h0;
-    let t = performance.now();
-    findings = runChecks(s, { extraChecks: EXTRA_CHECKS });
-    times.checks!.push(since(t));
-    t = performance.now();
-    const report = buildReport(s, findings);
-    times.report!.push(since(t));
-    t = performance.now();
-    text = renderText(report, { color: false });
-    times.text!.push(since(t));
-    t = performance.now();
-    json = JSON.stringify(report, null, 2);
-    times.json!.push(since(t));
-    t = performance.now();
-    msg = reportBlocks(report, {});
-    times.blocks!.push(since(t));
-    partitions = report.partitions.length;
-    fullGc();
-    reportHeap = process.memoryUsage().heapUsed - h0 - snapHeap;
-  }
-  const m = (k: string) => round(median(times[k]!), 1);
-  const total = ['checks', 'report', 'text', 'json', 'blocks'].reduce((n, k) => n + median(times[k]!), 0);
+  const runs: SyntheticOnce[] = [];
+  for (let i = 0; i < RUNS; i++) runs.push(syntheticOnce(perTopic, scenario));
+  const last = runs[runs.length - 1]!;
+  const m = (k: keyof SyntheticOnce['times']) => round(median(runs.map((r) => r.times[k])), 1);
+  const total = median(runs.map((r) => Object.values(r.times).reduce((a, b) => a + b, 0)));
   return {
-    partitions,
+    partitions: last.partitions,
     scenario,
-    findings: countBySeverity(findings),
+    findings: last.findings,
     checksMs: m('checks'),
     reportMs: m('report'),
     textMs: m('text'),
     jsonMs: m('json'),
     blocksMs: m('blocks'),
     totalMs: round(total, 1),
-    snapshotHeapMb: mb(snapHeap),
-    reportHeapMb: mb(reportHeap),
-    jsonBytes: Buffer.byteLength(json),
-    textLines: text.split('\n').length,
-    blocks: msg.blocks.length,
-    blockLimitProblems: checkBlockLimits(msg.blocks),
+    snapshotHeapMb: mb(median(runs.map((r) => r.snapshotHeap))),
+    reportHeapMb: mb(median(runs.map((r) => r.reportHeap))),
+    jsonBytes: last.jsonBytes,
+    textLines: last.textLines,
+    blocks: last.blocks,
+    blockLimitProblems: last.blockLimitProblems,
     processMaxRssMb: round(process.resourceUsage().maxRSS / 1024, 1),
   };
 }
@@ -722,7 +749,7 @@ function markdown(result: Record<string, unknown>, stages: StageResult[], syn: S
   lines.push(
     `${String(result['date'])}, ${String(m['cpus'])}, ${fmt(m['memoryGiB'])} GiB, Node ${String(m['node'])}; ` +
       `ulimit -n ${String(m['ulimitN'])}, vm.max_map_count ${String(m['vmMaxMapCount'])}. Median of ${RUNS} runs. ` +
-      'The machine is shared: load average at each stage is in the table.',
+      'The machine is shared with other people\'s work: see "machine busy at rest".',
     '',
   );
   const b = result['build'] as
@@ -755,11 +782,15 @@ function markdown(result: Record<string, unknown>, stages: StageResult[], syn: S
         'concurrently). "process" is `diagnose --json` in a fresh `node` from start to exit (a private build of ' +
         'the working tree, as bin/fabric-opsbot.js runs dist/).',
       '',
-      '| stage | load | ZooKeeper | Kafka | reachability | gather | checks | report | text | JSON | Block Kit | diagnose --json process |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      'Before each stage, 10 s at rest: how busy the machine was (all processes, others included) and how many ' +
+        "of its 2 cores the lab's JVMs used by themselves (replica fetchers of 30,000 replicas). The diagnose " +
+        'process column is median (fastest).',
+      '',
+      '| stage | machine busy at rest | lab JVMs at rest (cores) | ZooKeeper | Kafka | reachability | gather | checks | report | text | JSON | Block Kit | diagnose --json process |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...stages.map((s) => {
         const p = s.phasesMedianMs;
-        return `| ${s.stage} | ${fmt(s.loadAvg[0])} | ${fmt(p.zookeeperMs)} | ${fmt(p.kafkaMs)} | ${fmt(p.reachabilityMs)} | ${fmt(p.gatherMs)} | ${fmt(p.checksMs)} | ${fmt(p.reportMs)} | ${fmt(p.textMs)} | ${fmt(p.jsonMs)} | ${fmt(p.blocksMs)} | ${fmt(s.diagnoseProcess.wallMedianMs)} |`;
+        return `| ${s.stage} | ${fmt(s.atRest?.machineBusyPct)}% | ${fmt(s.atRest?.labJvmCores)} | ${fmt(p.zookeeperMs)} | ${fmt(p.kafkaMs)} | ${fmt(p.reachabilityMs)} | ${fmt(p.gatherMs)} | ${fmt(p.checksMs)} | ${fmt(p.reportMs)} | ${fmt(p.textMs)} | ${fmt(p.jsonMs)} | ${fmt(p.blocksMs)} | ${fmt(s.diagnoseProcess.wallMedianMs)} (${fmt(s.diagnoseProcess.wallMinMs)}) |`;
       }),
       '',
       '## Memory',
@@ -784,7 +815,7 @@ function markdown(result: Record<string, unknown>, stages: StageResult[], syn: S
           `| ${s.stage} | ${s.exitCode} | ${s.findings.critical} / ${s.findings.warning} / ${s.findings.info} | ${Object.entries(
             s.findingCodes,
           )
-            .map(([k, v]) => `${k.split(':')[1]} ×${v}`)
+            .map(([k, v]) => `${k.split(':')[1]} (${k[0]}) ×${v}`)
             .join(', ')} |`,
       ),
       '',

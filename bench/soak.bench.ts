@@ -389,6 +389,34 @@ function readIncidents(calls: readonly RecordedCall[], faults: readonly Fault[])
   return { incidents, changeSummaries, clearedReplies, otherIncidentChannel };
 }
 
+// ------------------------------------------------------------------ the processes' logs
+
+/** Warnings and errors the processes logged (pino JSON lines, level >= 40), counted by message. */
+function logProblems(
+  files: readonly { name: string; file: string }[],
+): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const { name, file } of files) {
+    const counts: Record<string, number> = {};
+    if (existsSync(file)) {
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        if (!line.startsWith('{')) continue;
+        try {
+          const j = JSON.parse(line) as { level?: number; msg?: string; err?: unknown };
+          if ((j.level ?? 0) < 40) continue;
+          const err = typeof j.err === 'string' ? j.err : j.err ? JSON.stringify(j.err) : '';
+          const key = `${j.level! >= 50 ? 'ERROR' : 'WARN'} ${j.msg ?? '?'}${err ? `: ${err.replace(/\d+/g, 'N').slice(0, 120)}` : ''}`;
+          counts[key] = (counts[key] ?? 0) + 1;
+        } catch {
+          // not JSON
+        }
+      }
+    }
+    out[name] = counts;
+  }
+  return out;
+}
+
 // ------------------------------------------------------------------ memory series
 
 interface Series {
@@ -810,6 +838,7 @@ async function main(): Promise<void> {
     memory,
     redis: redisMem,
     processes: stops,
+    logProblems: logProblems(procs.map((p) => ({ name: p.name, file: p.logFile }))),
     slackCalls: recorder.calls.length,
   };
   const out = join(root, 'bench', 'results');
@@ -854,6 +883,7 @@ function markdown(r: {
     keysMax: number | null;
   };
   processes: { name: string; exitCode: number | null; signal: string | null; ms: number }[];
+  logProblems: Record<string, Record<string, number>>;
 }): string {
   const o = r.options;
   const c = r.checks;
@@ -947,6 +977,16 @@ function markdown(r: {
         .map((p) => `${p.name} exit ${f(p.exitCode)}${p.signal ? ` (${p.signal})` : ''} in ${p.ms} ms`)
         .join(', ') +
       '.',
+    '',
+    '## Warnings and errors the processes logged',
+    '',
+    '| process | count | message |',
+    '|---|---:|---|',
+    ...Object.entries(r.logProblems).flatMap(([name, counts]) =>
+      Object.entries(counts)
+        .sort((a, b) => b[1] - a[1])
+        .map(([msg, n]) => `| ${name} | ${n} | ${msg.replace(/\|/g, '\\|')} |`),
+    ),
     '',
   ].join('\n');
 }

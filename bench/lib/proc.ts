@@ -195,3 +195,48 @@ export function readMemSamples(file: string): MemSample[] {
   }
   return out;
 }
+
+/** Jiffies of the whole machine since boot: busy (all but idle and iowait) and total (/proc/stat). */
+export function machineCpu(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/** CPU jiffies (user + system) a process has used; 0 when it is gone. */
+export function processCpu(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+  } catch {
+    return 0;
+  }
+}
+
+/** Jiffies per second (getconf CLK_TCK; 100 on Linux). */
+export const CLK_TCK = 100;
+
+/**
+ * Over `ms` of doing nothing: how busy the machine is (% of all cores) and how many cores `pids` use. What a
+ * benchmark on a shared machine competes with.
+ */
+export async function cpuWindow(
+  pids: readonly number[],
+  ms: number,
+): Promise<{ machineBusyPct: number; pidsCores: number }> {
+  const m0 = machineCpu();
+  const p0 = pids.map(processCpu);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, ms));
+  const m1 = machineCpu();
+  const p1 = pids.map(processCpu);
+  const secs = (performance.now() - t0) / 1000;
+  const used = p1.reduce((n, v, i) => n + Math.max(0, v - (p0[i] ?? 0)), 0);
+  return {
+    machineBusyPct: Math.round(((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * 1000) / 10,
+    pidsCores: Math.round((used / CLK_TCK / secs) * 100) / 100,
+  };
+}
