@@ -490,17 +490,25 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
       case 'scheduled-check': {
         const res = await abortable(ops.diagnose(ctx), signal);
         await reconcile(res.report);
-        const cmp = await compareWithLast(deps.redis, deps.prefix, res.report);
-        const changes = cmp ? nonIncidentChanges(cmp.changes, cmp.previous) : [];
         const channel = incidentChannelFor(inventory, cluster.name);
         let posted: JobResult['posted'] = null;
-        if (changes.length > 0 && channel) {
+        // Posted before the report is remembered: changes Slack would not take are found again next time.
+        await compareWithLast(deps.redis, deps.prefix, res.report, async (cmp) => {
+          const changes = nonIncidentChanges(cmp.changes, cmp.previous);
+          if (changes.length === 0 || !channel) return;
           const msg = guard(
             changesBlocks(cluster.name, changes, `scheduled check · job \`${job.id ?? '?'}\``),
           );
-          const p = await slack.post({ channel, text: msg.text, blocks: msg.blocks });
-          posted = { channel: p.channel, ts: p.ts };
-        }
+          try {
+            const p = await slack.post({ channel, text: msg.text, blocks: msg.blocks });
+            posted = { channel: p.channel, ts: p.ts };
+          } catch (err) {
+            throw new AnswerNotPostedError(
+              `the changes could not be posted (the next check tries again): ${describeError(err)}`,
+              { cause: err },
+            );
+          }
+        });
         return { ...base, posted, exitCode: res.exitCode, findings: countBySeverity(res.report.findings) };
       }
     }

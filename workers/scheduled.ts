@@ -84,25 +84,40 @@ export function nonIncidentChanges(
 /**
  * Compare this report with the previous check of its cluster and remember it. Returns the changes and the
  * previous digest (null the first time); undefined when another check of the cluster held the lock too long.
+ *
+ * `announce` (posting the changes) runs under the lock before this report is remembered: when it throws (Slack
+ * would not take the post), nothing is remembered and the next check finds the same changes again, instead of
+ * their being lost.
  */
 export async function compareWithLast(
   redis: Redis,
   prefix: string,
   report: Report,
+  announce?: (cmp: {
+    changes: FindingChange[];
+    previous: Record<string, FindingDigest> | null;
+  }) => Promise<void>,
 ): Promise<{ changes: FindingChange[]; previous: Record<string, FindingDigest> | null } | undefined> {
   const key = `${prefix}:checks:last:${report.cluster}`;
-  return withLock(redis, `${key}:lock`, async () => {
-    const raw = await redis.get(key);
-    let previous: Record<string, FindingDigest> | null = null;
-    if (raw !== null) {
-      try {
-        previous = JSON.parse(raw) as Record<string, FindingDigest>;
-      } catch {
-        previous = null;
+  return withLock(
+    redis,
+    `${key}:lock`,
+    async () => {
+      const raw = await redis.get(key);
+      let previous: Record<string, FindingDigest> | null = null;
+      if (raw !== null) {
+        try {
+          previous = JSON.parse(raw) as Record<string, FindingDigest>;
+        } catch {
+          previous = null;
+        }
       }
-    }
-    const { changes, next } = diffFindings(previous, report);
-    await redis.set(key, JSON.stringify(next));
-    return { changes, previous };
-  });
+      const { changes, next } = diffFindings(previous, report);
+      await announce?.({ changes, previous });
+      await redis.set(key, JSON.stringify(next));
+      return { changes, previous };
+    },
+    // Long enough for a post that waits out Slack's rate limit and retries (the poster's own bounds).
+    { ttlMs: 120_000 },
+  );
 }

@@ -169,11 +169,17 @@ describe('the poster against a failing Web API', () => {
 describe('a command whose report Slack will not take', () => {
   let h: Harness;
   let diagnoses = 0;
+  let warningsOnly = false;
   const ops: Partial<Operations> = {
     async diagnose({ cluster, channel }: { cluster: SelectedCluster; channel?: string }) {
       diagnoses++;
       const report = pubchainReport();
-      const r: Report = { ...report, cluster: cluster.name, scope: channel !== undefined ? { channel } : {} };
+      const r: Report = {
+        ...report,
+        cluster: cluster.name,
+        scope: channel !== undefined ? { channel } : {},
+        findings: report.findings.filter((f) => !warningsOnly || f.severity !== 'critical'),
+      };
       return {
         snapshot: {} as ClusterSnapshot,
         findings: r.findings,
@@ -251,6 +257,30 @@ describe('a command whose report Slack will not take', () => {
     expect(
       h.recorder.delivered((c) => c.method === 'chat.postMessage' && c.args['channel'] === 'CFAIL'),
     ).toHaveLength(0);
+  });
+
+  it('a scheduled check whose changes Slack will not take posts them at the next check', async () => {
+    warningsOnly = true; // no incident: the only post is the changes
+    const checks = h.queue(QUEUES.checks);
+    await checks.obliterate({ force: true });
+    h.recorder.failHttp('chat.postMessage', { status: 503 }, { status: 503 }, { status: 503 });
+    const check = () => ({ kind: 'scheduled-check' as const, cluster: 'lab', requestedAt: 'scheduled' });
+    await h.producer.enqueue(check(), 'check-lab-1');
+    let failed = await checks.getJobs(['failed']);
+    for (let i = 0; i < 100 && failed.length === 0; i++) {
+      await sleep(50);
+      failed = await checks.getJobs(['failed']);
+    }
+    expect(failed[0]?.failedReason).toBe(
+      'the changes could not be posted (the next check tries again): Slack chat.postMessage to channel ' +
+        'CINCIDENTS failed: HTTP 503 (3 attempts)',
+    );
+    await h.producer.enqueue(check(), 'check-lab-2');
+    const posted = await h.recorder.waitFor(
+      (c) => c.method === 'chat.postMessage' && c.args['channel'] === 'CINCIDENTS' && c.status === undefined,
+    );
+    expect(JSON.stringify(posted.args['blocks'])).toContain('AT_MIN_ISR');
+    warningsOnly = false;
   });
 });
 
