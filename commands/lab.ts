@@ -100,6 +100,11 @@ export function register(program: Command, ctx: CliContext): void {
       '--containers',
       'run ZooKeeper and the brokers as containers on a podman engine the lab starts (host network, restart policy unless-stopped)',
     )
+    .option(
+      '--security',
+      'also give each broker SASL_PLAINTEXT (port +100: PLAIN, SCRAM-SHA-256/512), SSL with client certificates ' +
+        '(+200) and SASL_SSL (+300), a lab CA, and inventory clusters that use them (secrets in security/lab.env)',
+    )
     .action(
       async (
         opts: {
@@ -108,6 +113,7 @@ export function register(program: Command, ctx: CliContext): void {
           brokers: number;
           portOffset?: number;
           containers?: boolean;
+          security?: boolean;
           orderers?: number;
         },
         cmd: Command,
@@ -121,6 +127,7 @@ export function register(program: Command, ctx: CliContext): void {
           zookeeperNodes: opts.zookeeperNodes,
           brokers: opts.brokers,
           ...(opts.containers ? { containers: true } : {}),
+          ...(opts.security ? { security: true } : {}),
           ...(opts.orderers !== undefined ? { orderers: opts.orderers } : {}),
           ...(offset !== undefined
             ? {

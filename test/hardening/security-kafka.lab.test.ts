@@ -40,6 +40,8 @@ import {
 } from '../../src/lab/index.js';
 import { fabricCached, fabricUnbuildableReason } from '../../src/lab/fabric/binaries.js';
 import { operationsTlsFiles } from '../../src/lab/fabric/index.js';
+import { ordererHealthy } from '../../src/repairs/actions/containers.js';
+import type { OrdererConfig } from '../../src/config/index.js';
 import { captureLogs } from '../../src/log.js';
 import { fetchOrdererHealth, fetchOrdererMetrics } from '../../src/orderers/metrics.js';
 import { diagnose } from '../../src/ops/diagnose.js';
@@ -505,6 +507,14 @@ describe.skipIf(ordererSkip !== null)("a real orderer's operations endpoint over
     expect(m.lastOffsetPersisted['testchainid']).toBeDefined();
     const h = await fetchOrdererHealth(url, { timeoutMs: 5000, tls: good() });
     expect(h.healthy).toBe(true);
+  });
+
+  it("a repair's wait for the orderer (after a restart) asks /healthz over the same TLS", async () => {
+    const orderer = { name: 'orderer1.example.com', operationsUrl: url, probeHealthz: false };
+    const env = { fetch: globalThis.fetch.bind(globalThis) };
+    expect(await ordererHealthy(env, { ...orderer, operationsTls: good() } as OrdererConfig)).toBe(true);
+    // Without the TLS settings the private CA is not trusted: an error, never a false "healthy".
+    await expect(ordererHealthy(env, orderer as OrdererConfig)).rejects.toThrow();
   });
 
   it('diagnose reads the orderer through its metrics over TLS', async () => {

@@ -11,7 +11,7 @@
  * The container's Docker endpoint is the one its inventory entry names (else the first endpoint). A restart is
  * not idempotent (a second restart is another outage); start and stop are (they check the state first).
  */
-import type { ContainerRef } from '../../config/index.js';
+import type { ContainerRef, OrdererConfig } from '../../config/index.js';
 import {
   restartContainer,
   startContainer,
@@ -137,7 +137,17 @@ export async function brokerBack(
   });
 }
 
-async function healthz(env: RepairEnv, url: string): Promise<boolean> {
+/** The orderer's /healthz answers 200; over TLS (a private CA, a client certificate) when it is configured. */
+export async function ordererHealthy(
+  env: Pick<RepairEnv, 'fetch'>,
+  orderer: OrdererConfig,
+): Promise<boolean> {
+  const url = orderer.operationsUrl!;
+  if (orderer.operationsTls) {
+    const { fetchOrdererHealth } = await import('../../orderers/metrics.js');
+    const h = await fetchOrdererHealth(url, { timeoutMs: 3000, tls: orderer.operationsTls });
+    return h.status === 200;
+  }
   const res = await env.fetch(`${url.replace(/\/+$/, '')}/healthz`, { signal: AbortSignal.timeout(3000) });
   return res.status === 200;
 }
@@ -215,7 +225,7 @@ export async function waitForContainer(
         };
       }
       // The log could not be read: the operations endpoint instead.
-      const h = await waitUntil(() => healthz(env, orderer!.operationsUrl!), {
+      const h = await waitUntil(() => ordererHealthy(env, orderer!), {
         timeoutMs: left(),
         intervalMs: env.pollMs,
         what: `${what} /healthz 200`,
