@@ -511,6 +511,15 @@ async function main(): Promise<void> {
   const redisUrl = new URL(inventory.redis.url);
   const connection = { host: redisUrl.hostname, port: Number(redisUrl.port || 6379) };
   const redis = new Redis({ ...connection, maxRetriesPerRequest: null });
+  // The lab's Redis keeps its data between runs: earlier runs' keys would count in its memory.
+  let stale = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', 'soak-*', 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) stale += await redis.del(...keys);
+  } while (cursor !== '0');
+  if (stale) log(`deleted ${stale} keys of earlier runs from the lab's Redis`);
   const checksQueue = new Queue(QUEUES.checks, { connection, prefix });
   const events = new QueueEvents(QUEUES.checks, { connection, prefix });
   await events.waitUntilReady();
