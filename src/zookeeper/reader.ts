@@ -64,39 +64,52 @@ export interface ZkNode {
 
 type Pending = { resolve: (frame: Buffer) => void; reject: (err: Error) => void };
 
+/** Jute encoding into one growing buffer; the first 4 bytes are kept for the frame's length. */
 class Writer {
-  private parts: Buffer[] = [];
-  private size = 0;
+  private buf = Buffer.allocUnsafe(256);
+  private size = 4;
+  private reserve(n: number): void {
+    if (this.size + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.size + n));
+    this.buf.copy(bigger, 0, 0, this.size);
+    this.buf = bigger;
+  }
   int(n: number): this {
-    const b = Buffer.allocUnsafe(4);
-    b.writeInt32BE(n, 0);
-    return this.push(b);
+    this.reserve(4);
+    this.buf.writeInt32BE(n, this.size);
+    this.size += 4;
+    return this;
   }
   long(n: bigint): this {
-    const b = Buffer.allocUnsafe(8);
-    b.writeBigInt64BE(n, 0);
-    return this.push(b);
+    this.reserve(8);
+    this.buf.writeBigInt64BE(n, this.size);
+    this.size += 8;
+    return this;
   }
   bool(v: boolean): this {
-    return this.push(Buffer.from([v ? 1 : 0]));
+    this.reserve(1);
+    this.buf[this.size++] = v ? 1 : 0;
+    return this;
   }
   string(s: string): this {
-    const body = Buffer.from(s, 'utf8');
-    return this.int(body.length).push(body);
+    const len = Buffer.byteLength(s, 'utf8');
+    this.int(len);
+    this.reserve(len);
+    this.buf.write(s, this.size, len, 'utf8');
+    this.size += len;
+    return this;
   }
   bytes(b: Buffer): this {
-    return this.int(b.length).push(b);
+    this.int(b.length);
+    this.reserve(b.length);
+    b.copy(this.buf, this.size);
+    this.size += b.length;
+    return this;
   }
   /** The frame: length prefix then everything written. */
   frame(): Buffer {
-    const head = Buffer.allocUnsafe(4);
-    head.writeInt32BE(this.size, 0);
-    return Buffer.concat([head, ...this.parts], this.size + 4);
-  }
-  private push(b: Buffer): this {
-    this.parts.push(b);
-    this.size += b.length;
-    return this;
+    this.buf.writeInt32BE(this.size - 4, 0);
+    return this.buf.subarray(0, this.size);
   }
 }
 
