@@ -2,7 +2,8 @@
  * Benchmark (issue 3): `diagnose --json` on a lab with 500, 2000 and 5000 partitions, against the time Kafka's
  * own tools take to answer the same question from the same jars: under-replicated partitions
  * (TopicCommand --describe --under-replicated-partitions) plus high watermarks and log start offsets
- * (GetOffsetShell --time -1 and --time -2). Each is timed as a person runs it: a fresh process each time.
+ * (GetOffsetShell --time -1 and --time -2). Each is timed as a person runs it: a fresh process each time, the
+ * JVM started with the options bin/kafka-run-class.sh gives it.
  *
  *   npx tsx bench/diagnose.bench.ts [--sizes 500,2000,5000] [--runs 3] [--keep]
  *
@@ -69,10 +70,34 @@ async function main(): Promise<void> {
   const bootstrap = status.brokers.map((b) => `127.0.0.1:${b.port}`);
   const opts = resolveLabOptions({ workDir });
   const jars = jarsDir(opts);
+  // Kafka's tools exactly as bin/kafka-topics.sh and bin/kafka-get-offsets.sh start them: kafka-run-class.sh's
+  // default heap, JVM performance, JMX and log4j options (tools log WARN to stderr).
+  const toolsLog4j = join(workDir, 'tools-log4j.properties');
+  writeFileSync(
+    toolsLog4j,
+    [
+      'log4j.rootLogger=WARN, stderr',
+      'log4j.appender.stderr=org.apache.log4j.ConsoleAppender',
+      'log4j.appender.stderr.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n',
+      'log4j.appender.stderr.Target=System.err',
+      '',
+    ].join('\n'),
+  );
   const java = [
-    '-Xmx512m',
-    '-XX:TieredStopAtLevel=1',
-    '-Dlog4j.configuration=file:/dev/null',
+    '-Xmx256M',
+    '-server',
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-XX:InitiatingHeapOccupancyPercent=35',
+    '-XX:+ExplicitGCInvokesConcurrent',
+    '-XX:MaxInlineLevel=15',
+    '-Djava.awt.headless=true',
+    '-Dcom.sun.management.jmxremote',
+    '-Dcom.sun.management.jmxremote.authenticate=false',
+    '-Dcom.sun.management.jmxremote.ssl=false',
+    `-Dkafka.logs.dir=${join(workDir, 'tools-logs')}`,
+    `-Dlog4j.configuration=file:${toolsLog4j}`,
     '-cp',
     `${jars}/*`,
   ];
@@ -198,7 +223,8 @@ async function main(): Promise<void> {
     '# diagnose vs Kafka tools',
     '',
     `${meta.date}, Kafka ${meta.kafka}, ${meta.machine}, Node ${meta.node}; median of ${runs} runs, each a fresh process.`,
-    'Kafka tools = TopicCommand --describe --under-replicated-partitions + GetOffsetShell --time -1 + --time -2.',
+    'Kafka tools = TopicCommand --describe --under-replicated-partitions + GetOffsetShell --time -1 + --time -2,',
+    'each started as bin/kafka-run-class.sh starts it (its default heap, GC, JMX and log4j options).',
     '',
     '| partitions | diagnose --json (ms) | Kafka tools (ms) | describe | offsets latest | offsets earliest | ratio |',
     '|---:|---:|---:|---:|---:|---:|---:|',
