@@ -76,6 +76,21 @@ export class JobCancelledError extends OpsError {
   readonly retryable = false;
 }
 
+/**
+ * This run of a job lost BullMQ's lock on it (a Redis outage longer than the lock): the job was handed to
+ * another run, which does the telling and the auditing.
+ */
+export class JobTakenOverError extends OpsError {
+  readonly retryable = false;
+}
+
+/** BullMQ's answer to a job move by a run that no longer holds the job's lock. */
+function lostJobLock(err: unknown): boolean {
+  return (
+    err instanceof Error && /Missing lock for job|Lock mismatch for job|Missing key for job/.test(err.message)
+  );
+}
+
 /** The job's answer could not be posted to Slack (after the poster's own retries). */
 export class AnswerNotPostedError extends OpsError {
   readonly retryable = false;
@@ -450,7 +465,14 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
             'repair not finished here; later',
           );
           if (token === undefined) throw new Error(`${result.status}: ${result.message}`);
-          await job.moveToDelayed(Date.now() + retryDelayMs, token);
+          try {
+            await job.moveToDelayed(Date.now() + retryDelayMs, token);
+          } catch (err) {
+            // This run's hold on the job lapsed (Redis was away longer than the job lock): the job went back to
+            // the queue and another run has it. Nothing to tell or audit here: that run will.
+            if (lostJobLock(err)) throw new JobTakenOverError(`job ${job.id ?? '?'}: ${describeError(err)}`);
+            throw err;
+          }
           throw new DelayedError();
         }
         const posted =
@@ -566,6 +588,10 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
       return result;
     } catch (err) {
       if (err instanceof DelayedError) throw err; // moved back to the queue on purpose
+      if (err instanceof JobTakenOverError) {
+        logger.info({ jobId: job.id, kind, err: err.message }, 'job taken over by another run; leaving it');
+        throw err;
+      }
       const attempts = job.opts.attempts ?? 1;
       const last = job.attemptsMade + 1 >= attempts;
       if (isRetryable(err) && !last && !ctl.signal.aborted) {

@@ -300,6 +300,81 @@ describe('Redis away longer than the job lock', () => {
   }, 90_000);
 });
 
+describe("Redis away longer than a repair's locks, in the middle of a step that must not run twice", () => {
+  it('the step is not run again: the request waits for an operator, said once in its thread', async () => {
+    // Short locks (executor and BullMQ): both lapse while Redis is away.
+    await h.restartWorkers({
+      repairLockTtlMs: 1000,
+      repairJobLockMs: 1000,
+      repairStalledIntervalMs: 500,
+      repairGraceMs: 0,
+      workerName: 'w2',
+    });
+    // The queue's stalled-check mark of the workers before (every 30 s): these check every 500 ms.
+    await redis.client().del('t:repairs:stalled-check');
+    stepCalls.length = 0;
+    h.recorder.clear();
+    const gateNow = gate();
+    const held = handlers['restart-container'];
+    handlers['restart-container'] = async (step, ctx) => {
+      stepCalls.push('restart-container');
+      await gateNow.opened;
+      return { ok: true, detail: `restarted ${step.container} (${ctx.workerId})` };
+    };
+    try {
+      await postSlashCommand(h.eventsUrl, SIGNING_SECRET, {
+        text: 'repair pad-channel pubchain',
+        user_id: USERS.operator,
+        channel_id: 'CLONG',
+        response_url: h.recorder.responseUrl(),
+      });
+      const planPost = await h.recorder.waitFor(
+        (c) => c.method === 'chat.postMessage' && c.args['channel'] === 'CLONG' && !c.args['thread_ts'],
+      );
+      const planTs = String(planPost.result?.['ts']);
+      const actions = (planPost.args['blocks'] as KnownBlock[]).find((b) => b.type === 'actions');
+      const id = actions?.type === 'actions' ? String((actions.elements[0] as { value?: string }).value) : '';
+      await postButtonPress(h.eventsUrl, SIGNING_SECRET, {
+        user_id: USERS.approver,
+        action_id: ACTIONS.repairApprove,
+        value: id,
+        channel_id: 'CLONG',
+        response_url: h.recorder.responseUrl(),
+        message: { ts: planTs },
+      });
+      await until('step 2 running', () => stepCalls.includes('restart-container'));
+      await redis.kill();
+      await sleep(3000);
+      await redis.start();
+      // Another run of the job finds step 2 started and not finished, by a worker whose lock is gone.
+      const result = await h.recorder.waitFor(
+        (c) =>
+          c.method === 'chat.postMessage' &&
+          c.args['thread_ts'] === planTs &&
+          /needs an operator|Needs an operator|operator/i.test(String(c.args['text'])),
+        30_000,
+      );
+      gateNow.open(); // the first run's step ends now: it cannot record anything any more
+      await sleep(2000);
+      expect(stepCalls).toEqual(['produce', 'restart-container']);
+      const r = redis.client();
+      expect(await r.hget(`t:repair:${id}`, 'status')).toBe('needs-operator');
+      expect(await r.hgetall(`t:repair:${id}:step:1`)).toMatchObject({ status: 'started', attempts: '1' });
+      expect(String(result.args['text'])).toContain('step 2');
+      const results = h.recorder.find(
+        (c) => c.method === 'chat.postMessage' && c.args['thread_ts'] === planTs,
+      );
+      expect(results.filter((c) => /operator|could not be run/i.test(String(c.args['text'])))).toHaveLength(
+        1,
+      );
+      expect((await h.audit!.verify()).ok).toBe(true);
+    } finally {
+      handlers['restart-container'] = held;
+      gateNow.open();
+    }
+  }, 90_000);
+});
+
 describe('Redis down or hung when a slash command arrives', () => {
   const ask = (channel: string, text = 'status pubchain', user: string = USERS.viewer) =>
     postSlashCommand(h.eventsUrl, SIGNING_SECRET, {
