@@ -182,6 +182,8 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     clientOptions: {
       ...(apiUrl !== undefined ? { slackApiUrl: apiUrl } : {}),
       retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 3000 },
+      // A Slack that takes the request and never answers must not hang start-up (auth.test) or a reply.
+      timeout: 10_000,
     },
   };
   const app =

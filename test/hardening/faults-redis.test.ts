@@ -468,6 +468,9 @@ describe('Redis down or hung when a slash command arrives', () => {
       expect(String(reply.args['text'])).toContain(
         `cannot reach Redis at 127.0.0.1:${PORT}: no answer within 5000 ms`,
       );
+      // Not an "internal error": what could not be done, and where to look before pressing again.
+      expect(String(reply.args['text'])).toMatch(/^:warning: could not handle this press on `[^`]+`: /);
+      expect(String(reply.args['text'])).toMatch(/may or may not have been recorded: check the request's thread/);
     } finally {
       redis.thaw();
     }

@@ -8,6 +8,7 @@
  * commands from (`commandChannels`): the buttons obey the same channel rule as `/fabric`, whatever request id a
  * button value names.
  */
+import { inline, truncate } from '../../blocks.js';
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { describeError } from '../../../errors/index.js';
 import { ACTIONS, type KnownBlock } from '../../blocks.js';
@@ -82,9 +83,13 @@ export function register(app: App, deps: BotDeps): void {
           await auditPress(deps, press, out);
         } catch (err) {
           deps.logger?.error({ err: describeError(err), actionId }, 'button handler failed');
+          // Usually Redis not answering: say what could not be done and how to find out where it stands.
           await respond({
             response_type: 'ephemeral',
-            text: `:warning: internal error: ${describeError(err)}`,
+            text:
+              `:warning: could not handle this press${press.value ? ` on \`${inline(truncate(press.value, 80))}\`` : ''}: ` +
+              `${inline(describeError(err))}. It may or may not have been recorded: check the request's thread (or ` +
+              '`fabric-opsbot repair status`) before pressing again.',
           }).catch(() => undefined);
           await auditPress(deps, press, {
             reply: { response_type: 'ephemeral', text: '' },
