@@ -26,7 +26,7 @@ import {
 import { RedisUnavailableError } from '../redis.js';
 import type { Approvals } from './approvals.js';
 import { ACTIONS, helpText, type KnownBlock, type RepairButtonValue } from './blocks.js';
-import { parseFabricText, type FabricCommand } from './parse.js';
+import { ARG_NAME, CLUSTER_NAME, parseFabricText, REPAIR_KIND, type FabricCommand } from './parse.js';
 import { allows, refusal, roleOf, type EffectiveRole, type Permission } from './roles.js';
 
 export interface BotDeps {
@@ -319,17 +319,23 @@ function parseRepairValue(value: string | undefined): RepairButtonValue | undefi
   if (!value) return undefined;
   try {
     const v = JSON.parse(value) as Partial<RepairButtonValue>;
+    // A button value comes back from Slack as the client sent it: shaped like the parser's own output or refused.
     if (
       typeof v.cluster !== 'string' ||
+      !CLUSTER_NAME.test(v.cluster) ||
       typeof v.kind !== 'string' ||
+      !REPAIR_KIND.test(v.kind) ||
       typeof v.args !== 'object' ||
-      v.args === null
+      v.args === null ||
+      Array.isArray(v.args)
     ) {
       return undefined;
     }
     const args: Record<string, string | number> = {};
     for (const [k, a] of Object.entries(v.args)) {
-      if (typeof a !== 'string' && typeof a !== 'number') return undefined;
+      if (!ARG_NAME.test(k)) return undefined;
+      if (typeof a === 'number' ? !Number.isSafeInteger(a) : typeof a !== 'string' || a.length > 255)
+        return undefined;
       args[k] = a;
     }
     return { cluster: v.cluster, kind: v.kind, args };

@@ -448,6 +448,19 @@ describe('approver presses that the approval rules refuse change nothing', () =>
         'ephemeral',
       );
     }
+    // Values shaped unlike anything the bot posts: refused as not a repair, before any lookup.
+    for (const odd of [
+      { cluster: 'lab', kind: 'pad-channel', args: ['pubchain'] },
+      { cluster: 'lab\n<!here>', kind: 'pad-channel', args: { channel: 'pubchain' } },
+      { cluster: 'lab', kind: 'Pad Channel', args: { channel: 'pubchain' } },
+      { cluster: 'lab', kind: 'pad-channel', args: { '<!channel>': 'pubchain' } },
+      { cluster: 'lab', kind: 'pad-channel', args: { channel: 'x'.repeat(300) } },
+      { cluster: 'lab', kind: 'drain-broker', args: { broker: 1e300 } },
+    ]) {
+      expect(
+        (await press(h, USERS.operator, ACTIONS.repairRequest, JSON.stringify(odd))).reply?.text,
+      ).toMatch(/this button carries no valid repair/);
+    }
     expect(await state(h)).toEqual(before);
   });
 });
