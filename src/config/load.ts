@@ -206,6 +206,7 @@ export function readSecrets(inv: Inventory, env: NodeJS.ProcessEnv): Secrets {
   for (const c of Object.values(inv.clusters)) {
     if (c.kafka.sasl) want.add(c.kafka.sasl.passwordEnv);
     if (c.kafka.tls?.passphraseEnv) want.add(c.kafka.tls.passphraseEnv);
+    for (const o of c.orderers) if (o.operationsTls?.passphraseEnv) want.add(o.operationsTls.passphraseEnv);
   }
   if (inv.redis.passwordEnv) want.add(inv.redis.passwordEnv);
   for (const name of want) {

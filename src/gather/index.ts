@@ -16,7 +16,13 @@ import { gatherZookeeper } from './zookeeper.js';
  * endpoints to probe from inside containers); the others start at once.
  */
 export type ExtraGatherer = ((
-  ctx: { clusterName: string; config: ClusterConfig; channel?: string },
+  ctx: {
+    clusterName: string;
+    config: ClusterConfig;
+    channel?: string;
+    /** Secrets by environment variable name (a key passphrase...), read once from the caller's env. */
+    secretsByEnv?: Readonly<Record<string, string>>;
+  },
   snapshot: ClusterSnapshot,
 ) => Promise<void>) & { afterZookeeper?: boolean };
 
@@ -64,7 +70,12 @@ export async function gatherSnapshot(
     logs: [],
   };
 
-  const ctx = { clusterName, config, ...(opts.channel !== undefined ? { channel: opts.channel } : {}) };
+  const ctx = {
+    clusterName,
+    config,
+    secretsByEnv: opts.secrets.byEnv,
+    ...(opts.channel !== undefined ? { channel: opts.channel } : {}),
+  };
   // An extra gatherer records its own failure in snapshot.sources; a throw is not allowed to stop the rest.
   const start = (g: ExtraGatherer) => g(ctx, snapshot).catch(() => undefined);
   const extraGatherers = opts.extraGatherers ?? [];

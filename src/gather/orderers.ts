@@ -21,7 +21,7 @@ export interface OrdererGathererOptions extends Partial<GatherOrderersOptions> {
 
 export function ordererGatherer(opts: OrdererGathererOptions = {}): ExtraGatherer {
   const { containers, containerLogSignatures, ...gatherOpts } = opts;
-  return async ({ config, channel }, snapshot) => {
+  return async ({ config, channel, secretsByEnv }, snapshot) => {
     if (config.orderers.length === 0) return; // nothing to read: no source, no finding
     try {
       // Orderers in containers: their ledger and log through the Docker API (dockerode loaded only then).
@@ -44,6 +44,7 @@ export function ordererGatherer(opts: OrdererGathererOptions = {}): ExtraGathere
       const got = await gatherOrderers(config, {
         timeoutMs: config.kafka.requestTimeoutMs,
         ...(channel !== undefined ? { channels: [channel] } : {}),
+        ...(secretsByEnv ? { secretsByEnv } : {}),
         ...gatherOpts,
         ...viaDocker,
       });

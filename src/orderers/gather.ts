@@ -55,6 +55,8 @@ export interface GatherOrderersOptions {
   channels?: string[];
   /** Per source and orderer. */
   timeoutMs: number;
+  /** Secrets by environment variable name: an operationsTls key passphrase (`passphraseEnv`). */
+  secretsByEnv?: Readonly<Record<string, string>>;
   /**
    * The filesystem holding an orderer's ledgerDir. Default: this host's, unless the orderer runs in a container
    * (then its ledger is not read unless a source is given).
@@ -180,6 +182,9 @@ async function gatherOne(
     const fetchOpts = {
       timeoutMs: opts.timeoutMs,
       ...(orderer.operationsTls ? { tls: orderer.operationsTls } : {}),
+      ...(orderer.operationsTls?.passphraseEnv && opts.secretsByEnv?.[orderer.operationsTls.passphraseEnv]
+        ? { passphrase: opts.secretsByEnv[orderer.operationsTls.passphraseEnv] }
+        : {}),
     };
     // /healthz only when asked: on a Kafka orderer each probe posts a CONNECT message to every channel.
     const [metrics, health] = await Promise.allSettled([

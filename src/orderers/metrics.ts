@@ -13,6 +13,7 @@ import https from 'node:https';
 
 import type { TlsConfig } from '../config/schema.js';
 import { SourceError } from '../errors/index.js';
+import { registerSecret } from '../log.js';
 
 // ---------------------------------------------------------------- Prometheus text format
 
@@ -187,6 +188,8 @@ export class OperationsEndpointError extends SourceError {
 export interface FetchOptions {
   timeoutMs: number;
   tls?: TlsConfig;
+  /** The client key's passphrase (else the variable `tls.passphraseEnv` names, from this process's env). */
+  passphrase?: string;
   signal?: AbortSignal;
   /** Largest body accepted (default 16 MiB). */
   maxBytes?: number;
@@ -200,7 +203,7 @@ export interface HttpResult {
 }
 
 /** An Agent per request: the PEM files are read each time, so rotated certificates are picked up. */
-async function tlsAgent(tls: TlsConfig, url: string): Promise<https.Agent> {
+async function tlsAgent(tls: TlsConfig, url: string, given?: string): Promise<https.Agent> {
   const read = async (what: string, path: string | undefined): Promise<Buffer | undefined> => {
     if (path === undefined) return undefined;
     try {
@@ -216,7 +219,8 @@ async function tlsAgent(tls: TlsConfig, url: string): Promise<https.Agent> {
     read('cert', tls.cert),
     read('key', tls.key),
   ]);
-  const passphrase = tls.passphraseEnv !== undefined ? process.env[tls.passphraseEnv] : undefined;
+  const passphrase = given ?? (tls.passphraseEnv !== undefined ? process.env[tls.passphraseEnv] : undefined);
+  registerSecret(passphrase);
   const agent = new https.Agent({
     keepAlive: false,
     rejectUnauthorized: tls.rejectUnauthorized,
@@ -244,7 +248,7 @@ export async function httpGet(url: string, opts: FetchOptions): Promise<HttpResu
   if (!isHttps && opts.tls?.enabled && (opts.tls.ca || opts.tls.cert)) {
     throw new OperationsEndpointError(url, 'TLS is configured for this endpoint but the URL is http://');
   }
-  const agent = useTls ? await tlsAgent(opts.tls as TlsConfig, url) : undefined;
+  const agent = useTls ? await tlsAgent(opts.tls as TlsConfig, url, opts.passphrase) : undefined;
   const timeout = AbortSignal.timeout(opts.timeoutMs);
   const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
   const maxBytes = opts.maxBytes ?? 16 * 1024 * 1024;

@@ -90,7 +90,9 @@ describe('inventory', () => {
     );
     expect(issuesOf(withPassword)).toContainEqual({
       key: 'clusters.lab.kafka.sasl.password',
-      message: expect.stringMatching(/^secrets never go in the inventory: .* name the variable in `passwordEnv`/),
+      message: expect.stringMatching(
+        /^secrets never go in the inventory: .* name the variable in `passwordEnv`/,
+      ),
     });
     expect(JSON.stringify(issuesOf(withPassword))).not.toContain('hunter2');
   });
@@ -105,6 +107,16 @@ describe('inventory', () => {
     const s = readSecrets(inv, { LAB_KAFKA_PW: 'pw', SLACK_BOT_TOKEN: 'xoxb-1', UNRELATED: 'x' });
     expect(s.byEnv).toEqual({ LAB_KAFKA_PW: 'pw' });
     expect(s.slackBotToken).toBe('xoxb-1');
+  });
+
+  it("reads an orderer's operations TLS key passphrase from the environment it is given", () => {
+    const inv = parseInventory(
+      minimal.replace(
+        '        ledgerDir:',
+        '        operationsTls: { ca: /etc/ca.pem, cert: /etc/c.pem, key: /etc/k.pem, passphraseEnv: ORDERER_KEY_PW }\n        ledgerDir:',
+      ),
+    );
+    expect(readSecrets(inv, { ORDERER_KEY_PW: 'kpw' }).byEnv).toEqual({ ORDERER_KEY_PW: 'kpw' });
   });
 
   it('gives a line number for broken YAML', () => {
