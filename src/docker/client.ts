@@ -4,6 +4,7 @@
  * so each call is raced against a timer, its HTTP request is aborted, and the error names the endpoint and the
  * call (`Docker endpoint "lab" (unix:///run/docker.sock): inspect kafka1 did not answer within 5000 ms`).
  */
+import { describeTlsError, isTlsError } from '../tls-errors.js';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -155,9 +156,19 @@ export class DockerClient {
         (e as SourceError & { statusCode?: number }).statusCode = dockerStatus(err);
         throw e;
       }
-      throw new SourceError('docker', `${this.label}: ${what}: ${describeDockerError(err)}`, {
-        cause: err,
-      });
+      const tlsFailure =
+        this.config.tls?.enabled === true &&
+        err instanceof Error &&
+        (isTlsError(err) || (err as NodeJS.ErrnoException).code === 'ECONNRESET');
+      const why = tlsFailure
+        ? describeTlsError(err as NodeJS.ErrnoException, {
+            peer: 'Docker engine',
+            key: `docker.endpoints.${this.name}.tls`,
+            // With TLS 1.3 an engine that refuses the client certificate also just resets the connection.
+            plaintextHint: `a plain-HTTP Docker port (2375), or an engine that refuses this client's certificate: check docker.endpoints.${this.name}.tls`,
+          })
+        : describeDockerError(err);
+      throw new SourceError('docker', `${this.label}: ${what}: ${why}`, { cause: err });
     } finally {
       clearTimeout(timer);
     }
