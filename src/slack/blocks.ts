@@ -939,7 +939,7 @@ export function helpText(role: EffectiveRole, clusters: readonly string[], defau
       'You have no role in this bot, so only `help` is open to you. Ask an admin to add you to `slack.users`.',
     );
   } else {
-    for (const s of allowedSubcommands(role)) lines.push(`• \`/fabric ${s.usage}\` — ${s.does}`);
+    for (const s of allowedSubcommands(role)) lines.push(`• \`/fabric ${esc(s.usage)}\` — ${esc(s.does)}`);
     if (allows(role, 'approve'))
       lines.push('• Approve or deny repair plans with their buttons (not your own).');
     lines.push(

@@ -123,8 +123,9 @@ const CANONICAL_INT = /^(0|-?[1-9]\d{0,14})$/;
 
 const NUMERIC_ARGS = new Set(['broker', 'partition', 'rf']);
 
+/** A subcommand's usage as Slack mrkdwn: `<channel>` escaped, or Slack would take it for a link. */
 const usageOf = (sub: Subcommand): string =>
-  `\`/fabric ${SUBCOMMANDS.find((s) => s.sub === sub)?.usage ?? sub}\``;
+  `\`/fabric ${(SUBCOMMANDS.find((s) => s.sub === sub)?.usage ?? sub).replace(/</g, '&lt;').replace(/>/g, '&gt;')}\``;
 
 function fail(error: string, sub?: Subcommand): ParseResult {
   return sub === undefined ? { ok: false, error } : { ok: false, error, sub };

@@ -243,7 +243,7 @@ describe('incidents, changes, help', () => {
 
   it('lists only what a role allows', () => {
     expect(helpText('viewer', ['lab'])).not.toContain('/fabric repair');
-    expect(helpText('viewer', ['lab'])).toContain('/fabric status <channel>');
+    expect(helpText('viewer', ['lab'])).toContain('/fabric status &lt;channel&gt;');
     expect(helpText('operator', ['lab'])).toContain('/fabric repair');
     expect(helpText('operator', ['lab'])).not.toContain('Approve or deny repair plans');
     expect(helpText('approver', ['lab'])).toContain('Approve or deny repair plans');

@@ -84,7 +84,7 @@ describe('request verification', () => {
 describe('/fabric: helpful errors, nothing queued', () => {
   it.each([
     ['stauts pubchain', /unknown subcommand `stauts` \(did you mean `status`\?\)/],
-    ['status', /which channel\? usage: `\/fabric status <channel>`/],
+    ['status', /which channel\? usage: `\/fabric status &lt;channel&gt;`/],
     ['status nochain', /unknown channel `nochain` for cluster lab \(known: pubchain, testchainid\)/],
     [
       'status pubchain --cluster nosuch',
@@ -117,7 +117,8 @@ describe('/fabric: helpful errors, nothing queued', () => {
 
   it('lists in help only what the role allows', async () => {
     const viewer = await command('help', USERS.viewer);
-    expect(viewer.ack.text).toContain('/fabric status <channel>');
+    expect(viewer.ack.text).toContain('/fabric status &lt;channel&gt;');
+    expect(viewer.ack.text).not.toMatch(/<(?![#@!]|https?:)/); // no raw < that Slack would read as a link
     expect(viewer.ack.text).not.toContain('/fabric repair');
     const op = await command('', USERS.operator);
     expect(op.ack.text).toContain('/fabric repair');
