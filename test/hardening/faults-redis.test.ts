@@ -470,7 +470,9 @@ describe('Redis down or hung when a slash command arrives', () => {
       );
       // Not an "internal error": what could not be done, and where to look before pressing again.
       expect(String(reply.args['text'])).toMatch(/^:warning: could not handle this press on `[^`]+`: /);
-      expect(String(reply.args['text'])).toMatch(/may or may not have been recorded: check the request's thread/);
+      expect(String(reply.args['text'])).toMatch(
+        /may or may not have been recorded: check the request's thread/,
+      );
     } finally {
       redis.thaw();
     }
