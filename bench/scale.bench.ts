@@ -57,7 +57,7 @@ import {
   type PartitionState,
   type SlackMessage,
 } from '../src/slack/blocks.js';
-import { large, stopBroker } from '../test/fixtures/snapshots/builder.js';
+import { addTopic, large, stopBroker } from '../test/fixtures/snapshots/builder.js';
 import { diffFindings, digest } from '../workers/scheduled.js';
 import {
   cpuWindow,
@@ -648,6 +648,8 @@ interface SyntheticRow {
   textLines: number;
   blocks: number;
   blockLimitProblems: string[];
+  blockKit: BlocksAnalysis;
+  incidentsOpened: number;
   processMaxRssMb: number | null;
 }
 
@@ -661,16 +663,25 @@ interface SyntheticOnce {
   textLines: number;
   blocks: number;
   blockLimitProblems: string[];
+  blockKit: BlocksAnalysis;
+  incidentsOpened: number;
 }
 
 /**
  * One run in its own call, so that nothing of it is alive when the next one starts (a loop body's locals can
  * stay reachable from the frame until they are overwritten, which hid the snapshot from the heap deltas).
  */
-function syntheticOnce(perTopic: number, scenario: 'healthy' | 'brokers 3+4 down'): SyntheticOnce {
+type Scenario = 'healthy' | 'brokers 3+4 down' | '200 channels, brokers 3+4 down';
+const SCENARIOS: readonly Scenario[] = ['healthy', 'brokers 3+4 down', '200 channels, brokers 3+4 down'];
+
+function syntheticOnce(perTopic: number, scenario: Scenario): SyntheticOnce {
   fullGc();
   const h0 = process.memoryUsage().heapUsed;
   const s = large(TOPICS, perTopic);
+  // Channel topics are never collapsed into one finding: 200 of them make 200 findings (and incidents).
+  if (scenario.startsWith('200 channels'))
+    for (let i = 0; i < 200; i++)
+      addTopic(s, `channel${String(i).padStart(3, '0')}`, 1, 3, { channel: true });
   if (scenario !== 'healthy') {
     stopBroker(s, 4);
     stopBroker(s, 3);
@@ -704,10 +715,12 @@ function syntheticOnce(perTopic: number, scenario: 'healthy' | 'brokers 3+4 down
     textLines: text.split('\n').length,
     blocks: msg.blocks.length,
     blockLimitProblems: checkBlockLimits(msg.blocks),
+    blockKit: analyseBlocks(report, msg),
+    incidentsOpened: report.findings.filter((f) => f.severity === 'critical').length,
   };
 }
 
-function synthetic(size: number, scenario: 'healthy' | 'brokers 3+4 down'): SyntheticRow {
+function synthetic(size: number, scenario: Scenario): SyntheticRow {
   const perTopic = Math.round(size / TOPICS);
   const runs: SyntheticOnce[] = [];
   for (let i = 0; i < RUNS; i++) runs.push(syntheticOnce(perTopic, scenario));
@@ -730,6 +743,8 @@ function synthetic(size: number, scenario: 'healthy' | 'brokers 3+4 down'): Synt
     textLines: last.textLines,
     blocks: last.blocks,
     blockLimitProblems: last.blockLimitProblems,
+    blockKit: last.blockKit,
+    incidentsOpened: last.incidentsOpened,
     processMaxRssMb: round(process.resourceUsage().maxRSS / 1024, 1),
   };
 }
@@ -874,6 +889,16 @@ function markdown(result: Record<string, unknown>, stages: StageResult[], syn: S
           `| ${r.partitions} | ${r.scenario} | ${r.findings.critical} / ${r.findings.warning} / ${r.findings.info} | ${fmt(r.checksMs)} | ${fmt(r.reportMs)} | ${fmt(r.textMs)} | ${fmt(r.jsonMs)} | ${fmt(r.blocksMs)} | ${fmt(r.totalMs)} | ${fmt(r.snapshotHeapMb)} | ${fmt(r.reportHeapMb)} | ${r.jsonBytes.toLocaleString('en-US')} | ${r.textLines} | ${r.blocks} | ${r.blockLimitProblems.length ? `NO: ${r.blockLimitProblems.join('; ')}` : 'yes'} |`,
       ),
       '',
+      'Block Kit of the synthetic reports (incidents: the critical findings, one incident message each):',
+      '',
+      '| partitions | scenario | blocks | within limits | rows worst first | findings shown | findings worst first | incidents | what it says it left out |',
+      '|---:|---|---:|---|---|---:|---|---:|---|',
+      ...syn.map((r) => {
+        const b = r.blockKit;
+        if (!b) return `| ${r.partitions} | ${r.scenario} | ${r.blocks} | - | - | - | - | - | - |`;
+        return `| ${r.partitions} | ${r.scenario} | ${b.blocks} | ${b.limitProblems.length ? 'NO' : 'yes'} | ${b.partitionRowsWorstFirst ? 'yes' : 'NO'} | ${b.findingsShown} | ${b.findingsWorstFirst ? 'yes' : 'NO'} | ${fmt(r.incidentsOpened)} | ${b.leftOutNotes.map((n) => n.replace(/\|/g, '/').slice(0, 160)).join(' · ')} |`;
+      }),
+      '',
     );
   }
   lines.push(`Peak RSS of this benchmark process: ${fmt(result['benchMaxRssMb'])} MiB.`, '');
@@ -887,7 +912,7 @@ async function main(): Promise<void> {
   const syn: SyntheticRow[] = [];
   if (!values['no-synthetic']) {
     for (const size of SYNTHETIC) {
-      for (const scenario of ['healthy', 'brokers 3+4 down'] as const) {
+      for (const scenario of SCENARIOS) {
         const row = synthetic(size, scenario);
         log(`synthetic ${JSON.stringify(row)}`);
         syn.push(row);

@@ -73,6 +73,8 @@ const { values } = parseArgs({
     'gap-max-s': { type: 'string', default: '60' },
     'port-offset': { type: 'string', default: '850' },
     keep: { type: 'boolean', default: false },
+    /** Recompute the memory part of bench/results/soak.{json,md} from the samples the last run left in run/. */
+    'reanalyse-memory': { type: 'boolean', default: false },
   },
 });
 const MINUTES = Number(values.minutes);
@@ -427,11 +429,15 @@ interface Series {
   /** Least-squares growth after the warm-up, MiB per hour, and its r². */
   growthMbPerHour: number | null;
   r2: number | null;
+  /** The same over the second half of those samples only: a warm-up that levels off shows here as less growth. */
+  lateGrowthMbPerHour: number | null;
 }
 
 function series(points: readonly { t: number; v: number }[], from: number): Series {
   const kept = points.filter((p) => p.t >= from && Number.isFinite(p.v));
-  const fit = linearFit(kept.map((p) => ({ x: p.t / 3_600_000, y: p.v / 2 ** 20 })));
+  const xy = (ps: typeof kept) => ps.map((p) => ({ x: p.t / 3_600_000, y: p.v / 2 ** 20 }));
+  const fit = linearFit(xy(kept));
+  const late = linearFit(xy(kept.slice(Math.floor(kept.length / 2))));
   return {
     samples: kept.length,
     startMb: kept.length ? mb(kept[0]!.v) : null,
@@ -439,7 +445,54 @@ function series(points: readonly { t: number; v: number }[], from: number): Seri
     maxMb: kept.length ? mb(max(kept.map((p) => p.v))) : null,
     growthMbPerHour: round(fit.slope, 2),
     r2: round(fit.r2, 2),
+    lateGrowthMbPerHour: round(late.slope, 2),
   };
+}
+
+function redisMemory(
+  samples: readonly { t: number; used: number; rss: number; keys: number }[],
+  from: number,
+) {
+  return {
+    used: series(
+      samples.map((s) => ({ t: s.t, v: s.used })),
+      from,
+    ),
+    rss: series(
+      samples.map((s) => ({ t: s.t, v: s.rss })),
+      from,
+    ),
+    keysStart: samples[0]?.keys ?? null,
+    keysEnd: samples[samples.length - 1]?.keys ?? null,
+    keysMax: samples.length ? max(samples.map((s) => s.keys)) : null,
+  };
+}
+
+/** --reanalyse-memory: the memory part of the last results again, from the samples in run/. */
+function reanalyseMemory(): void {
+  const out = join(root, 'bench', 'results');
+  const result = JSON.parse(readFileSync(join(out, 'soak.json'), 'utf8')) as Parameters<
+    typeof markdown
+  >[0] & {
+    t0?: number;
+    memory: Record<string, unknown>;
+    redis: unknown;
+  };
+  // Runs before t0 was recorded: the first process started right after it.
+  const first = Object.keys(result.memory).map(
+    (n) => readMemSamples(join(runDir, `mem-${n}.jsonl`))[0]?.t ?? NaN,
+  );
+  const t0 = result.t0 ?? Math.min(...first.filter(Number.isFinite));
+  const minutes = Number(result.options['minutes']);
+  const warm = t0 + Math.min(5 * 60_000, (minutes * 60_000) / 5);
+  for (const name of Object.keys(result.memory))
+    result.memory[name] = processMemory(readMemSamples(join(runDir, `mem-${name}.jsonl`)), warm);
+  const redisFile = join(runDir, 'redis.json');
+  if (existsSync(redisFile)) result.redis = redisMemory(JSON.parse(readFileSync(redisFile, 'utf8')), warm);
+  writeFileSync(join(out, 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const md = markdown(result);
+  writeFileSync(join(out, 'soak.md'), md);
+  console.log(md);
 }
 
 function processMemory(samples: readonly MemSample[], from: number) {
@@ -469,6 +522,7 @@ function processMemory(samples: readonly MemSample[], from: number) {
 // ------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
+  if (values['reanalyse-memory']) return reanalyseMemory();
   const started = new Date();
   rmSync(runDir, { recursive: true, force: true });
   if (!labStatus(lab).running) {
@@ -703,23 +757,12 @@ async function main(): Promise<void> {
     e.closed += r.incidentsOpened - r.stillOpen;
   }
 
+  writeFileSync(join(runDir, 'redis.json'), JSON.stringify(redisSamples));
   const warm = t0 + Math.min(5 * 60_000, (MINUTES * 60_000) / 5);
   const memory = Object.fromEntries(
     procs.map((p) => [p.name, processMemory(readMemSamples(p.memFile), warm)]),
   );
-  const redisMem = {
-    used: series(
-      redisSamples.map((s) => ({ t: s.t, v: s.used })),
-      warm,
-    ),
-    rss: series(
-      redisSamples.map((s) => ({ t: s.t, v: s.rss })),
-      warm,
-    ),
-    keysStart: redisSamples[0]?.keys ?? null,
-    keysEnd: redisSamples[redisSamples.length - 1]?.keys ?? null,
-    keysMax: redisSamples.length ? max(redisSamples.map((s) => s.keys)) : null,
-  };
+  const redisMem = redisMemory(redisSamples, warm);
   const cmdOk = commands.filter((c) => c.reportMs !== null && c.error === undefined);
 
   const result = {
@@ -743,6 +786,7 @@ async function main(): Promise<void> {
       gapS: GAP_S,
       portOffset: PORT_OFFSET,
     },
+    t0,
     durationS: round((finishedAt - t0) / 1000),
     checks: {
       expected: expected.length,
@@ -898,7 +942,7 @@ function markdown(r: {
   const c = r.checks;
   const i = r.incidents;
   const seriesRow = (name: string, what: string, s: Series) =>
-    `| ${name} | ${what} | ${f(s.startMb)} | ${f(s.endMb)} | ${f(s.maxMb)} | ${f(s.growthMbPerHour)} | ${f(s.r2)} | ${s.samples} |`;
+    `| ${name} | ${what} | ${f(s.startMb)} | ${f(s.endMb)} | ${f(s.maxMb)} | ${f(s.growthMbPerHour)} | ${f(s.r2)} | ${f(s.lateGrowthMbPerHour)} | ${s.samples} |`;
   return [
     '# Soak: scheduled checks while faults come and go',
     '',
@@ -969,8 +1013,8 @@ function markdown(r: {
       'shorter run). "heap after GC" are the samples taken once a minute right after a full GC (--expose-gc): what ' +
       'the process really keeps.',
     '',
-    '| process | measure | start MiB | end MiB | max MiB | growth MiB/h | r² | samples |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| process | measure | start MiB | end MiB | max MiB | growth MiB/h | r² | growth in the second half MiB/h | samples |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
     ...Object.entries(r.memory).flatMap(([name, m]) => [
       seriesRow(name, 'RSS', m.rss),
       seriesRow(name, 'heap used', m.heapUsed),
