@@ -8,6 +8,7 @@
  *   the orderers and from every broker that may become controller, not only from this tool).
  * - SOURCE_UNAVAILABLE {source: docker, container}: a container of the inventory could not be found or read.
  */
+import { compareText } from '../order.js';
 import type {
   ClusterSnapshot,
   ContainerObservation,
@@ -333,7 +334,7 @@ export function containerChecks(snapshot: ClusterSnapshot, _ctx: unknown = {}): 
   }
 
   for (const g of [...groups.values()].sort(
-    (a, b) => a.broker - b.broker || a.container.localeCompare(b.container),
+    (a, b) => a.broker - b.broker || compareText(a.container, b.container),
   )) {
     const from = byName.get(g.container);
     let summary: string;

@@ -3,6 +3,7 @@
  * each other show up), high watermark and log start offset per partition (one batched request per leader),
  * and broker and topic configs. Nothing here throws for a broken cluster: what could not be read is said.
  */
+import { compareText } from '../order.js';
 import { readFileSync } from 'node:fs';
 import type { ClusterConfig } from '../config/index.js';
 import { describeError } from '../errors/index.js';
@@ -371,10 +372,10 @@ export async function gatherKafka(bootstrap: string[], input: KafkaGatherInput):
 
     const view: KafkaView = {
       views: views.sort(
-        (a, b) => (a.brokerId ?? 1e9) - (b.brokerId ?? 1e9) || a.address.localeCompare(b.address),
+        (a, b) => (a.brokerId ?? 1e9) - (b.brokerId ?? 1e9) || compareText(a.address, b.address),
       ),
       offsets: [...offsets.values()].sort(
-        (a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition,
+        (a, b) => compareText(a.topic, b.topic) || a.partition - b.partition,
       ),
       brokerConfigs,
       topicConfigs,

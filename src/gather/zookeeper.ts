@@ -4,6 +4,7 @@
  * (folded into multiRead requests on ZooKeeper 3.6+, pipelined one request each on older servers), so
  * thousands of partitions cost three round trips plus transfer, not one each.
  */
+import { compareText } from '../order.js';
 import type { ClusterConfig } from '../config/index.js';
 import { describeError } from '../errors/index.js';
 import type {
@@ -170,7 +171,7 @@ export async function gatherZookeeper(
         assignments.push({ topic, partition: Number(p), replicas: list });
       }
     });
-    assignments.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    assignments.sort((a, b) => compareText(a.topic, b.topic) || a.partition - b.partition);
 
     const stateNodes = await session.getDataMany(
       assignments.map((a) => `/brokers/topics/${a.topic}/partitions/${a.partition}/state`),

@@ -11,6 +11,7 @@
  *   each other, not with the high watermark.
  * - ORDERER_LOG_ERROR: known failure signatures in an orderer's log.
  */
+import { compareText } from '../order.js';
 import { offsetsProblem } from '../checks/sources.js';
 import type {
   ClusterSnapshot,
@@ -80,7 +81,7 @@ function groupByChannel(positions: readonly OrdererChannelPosition[]): Map<strin
     if (!list) out.set(p.channel, (list = []));
     list.push(p);
   }
-  return new Map([...out.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  return new Map([...out.entries()].sort(([a], [b]) => compareText(a, b)));
 }
 
 function aheadFinding(
@@ -204,7 +205,7 @@ function disagreeFinding(
   const sorted = [...live].sort(
     (a, b) =>
       (b.lastOffsetPersisted ?? -Infinity) - (a.lastOffsetPersisted ?? -Infinity) ||
-      a.orderer.localeCompare(b.orderer),
+      compareText(a.orderer, b.orderer),
   );
   const what =
     offsets.size > 1 && heights.size > 1 ? 'offsets and heights' : offsets.size > 1 ? 'offsets' : 'heights';

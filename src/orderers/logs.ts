@@ -14,6 +14,7 @@
  * Transport prefixes: docker's json-file lines (`{"log":"...","stream":"stderr","time":"..."}`), `docker logs
  * --timestamps` / kubectl (`2018-08-15T01:30:26.825394083Z `), docker-compose (`name  | `).
  */
+import { compareText } from '../order.js';
 import type { LogMatch } from '../model/index.js';
 import { decodeKafkaMetadata, NO_OFFSET_PERSISTED, SARAMA_OFFSET_OLDEST } from '../fabric/protos.js';
 
@@ -824,7 +825,7 @@ export interface LogPosition {
 export function positionsFromLog(events: readonly OffsetLogEvent[]): Map<string, LogPosition> {
   const out = new Map<string, LogPosition>();
   const ordered = events.every((e) => e.at !== undefined)
-    ? [...events].sort((a, b) => (a.at as string).localeCompare(b.at as string))
+    ? [...events].sort((a, b) => compareText(a.at as string, b.at as string))
     : events;
   for (const e of ordered) {
     const pos: LogPosition = { channel: e.channel, lastOffsetPersisted: null, from: e.kind };

@@ -2,6 +2,7 @@
  * buildReport: the contract's JSON (shared/contracts/interface.md, `diagnose --json`) from a snapshot and its
  * findings. Renderers (text, Block Kit) take the Report, never the snapshot.
  */
+import { compareText } from '../order.js';
 import { indexSnapshot, partKey, scopeFilter, type SnapshotIndex } from '../checks/index.js';
 import { offsetsProblem } from '../checks/sources.js';
 import {
@@ -169,5 +170,5 @@ function reportOrderers(ix: SnapshotIndex): ReportOrderer[] {
       if (p.blockHeight !== undefined) o.blockHeight = p.blockHeight;
       return o;
     })
-    .sort((a, b) => a.channel.localeCompare(b.channel) || a.name.localeCompare(b.name));
+    .sort((a, b) => compareText(a.channel, b.channel) || compareText(a.name, b.name));
 }
