@@ -19,6 +19,14 @@
  *
  *   npx tsx bench/soak.bench.ts [--minutes 30] [--interval-s 5] [--workers 2] [--seed 9] [--command-every-s 60]
  *       [--fault-min-s 20] [--fault-max-s 120] [--gap-min-s 10] [--gap-max-s 60] [--port-offset 850] [--keep]
+ *       [--faults kill-broker,stop-zookeeper,unreachable-listener,kill-brokers-3-4] [--burst-channels N]
+ *       [--out soak.<name>] [--reanalyse-memory]
+ *
+ * A burst run (many channels going critical at once: one incident each, all posted by one reconcile at Slack's
+ * pace of one message a second):
+ *
+ *   npx tsx bench/soak.bench.ts --minutes 5 --burst-channels 80 --faults kill-brokers-3-4 --fault-min-s 60 \
+ *       --fault-max-s 90 --gap-min-s 20 --gap-max-s 40 --out soak.burst
  *
  * Writes bench/results/soak.{json,md}; the processes' logs stay in .lab/bench-soak/run/ until the next run.
  */
@@ -33,7 +41,9 @@ import { Redis } from 'ioredis';
 import { parse, stringify } from 'yaml';
 import { loadInventory } from '../src/config/index.js';
 import {
+  DEFAULT_CHANNELS,
   healLab,
+  loadLabState,
   killBroker,
   labDown,
   labStatus,
@@ -75,6 +85,16 @@ const { values } = parseArgs({
     keep: { type: 'boolean', default: false },
     /** Recompute the memory part of bench/results/soak.{json,md} from the samples the last run left in run/. */
     'reanalyse-memory': { type: 'boolean', default: false },
+    /** Fault kinds to draw from (comma-separated; default the three single-node ones). */
+    faults: { type: 'string', default: 'kill-broker,stop-zookeeper,unreachable-listener' },
+    /**
+     * Extra Fabric channels (1 partition, RF 3 each) in the lab and the inventory: channels are never collapsed
+     * into one finding, so a fault that puts them under min ISR opens one incident per channel at once. A lab
+     * made with other channels is removed (purge) and made again.
+     */
+    'burst-channels': { type: 'string', default: '0' },
+    /** Results file name: bench/results/<out>.{json,md}. */
+    out: { type: 'string', default: 'soak' },
   },
 });
 const MINUTES = Number(values.minutes);
@@ -85,6 +105,9 @@ const COMMAND_EVERY_S = Number(values['command-every-s']);
 const FAULT_S: [number, number] = [Number(values['fault-min-s']), Number(values['fault-max-s'])];
 const GAP_S: [number, number] = [Number(values['gap-min-s']), Number(values['gap-max-s'])];
 const PORT_OFFSET = Number(values['port-offset']);
+const BURST_CHANNELS = Number(values['burst-channels']);
+const OUT = values.out;
+if (!/^soak(\.[a-z0-9-]+)?$/.test(OUT)) throw new Error('--out must be soak or soak.<name>');
 if (!Number.isInteger(INTERVAL_S) || INTERVAL_S < 1)
   throw new Error('--interval-s must be a whole number >= 1');
 
@@ -164,8 +187,18 @@ let build: PrivateBuild;
 
 // ------------------------------------------------------------------ faults
 
-type FaultKind = 'kill-broker' | 'stop-zookeeper' | 'unreachable-listener';
-const FAULT_KINDS: readonly FaultKind[] = ['kill-broker', 'stop-zookeeper', 'unreachable-listener'];
+type FaultKind = 'kill-broker' | 'stop-zookeeper' | 'unreachable-listener' | 'kill-brokers-3-4';
+const ALL_FAULTS: readonly FaultKind[] = [
+  'kill-broker',
+  'stop-zookeeper',
+  'unreachable-listener',
+  'kill-brokers-3-4',
+];
+const FAULT_KINDS = values.faults.split(',').map((k) => {
+  if (!(ALL_FAULTS as readonly string[]).includes(k))
+    throw new Error(`--faults: unknown kind ${k} (have ${ALL_FAULTS.join(', ')})`);
+  return k as FaultKind;
+});
 
 interface Fault {
   n: number;
@@ -181,13 +214,20 @@ interface Fault {
 
 async function inject(kind: FaultKind, target: number): Promise<void> {
   if (kind === 'kill-broker') await killBroker(lab, target);
-  else if (kind === 'stop-zookeeper') await stopZookeeper(lab, target, { kill: true });
+  else if (kind === 'kill-brokers-3-4') {
+    // Two replicas of every channel placed on 3 and 4 gone at once: under min ISR (critical) everywhere there.
+    await killBroker(lab, 3);
+    await killBroker(lab, 4);
+  } else if (kind === 'stop-zookeeper') await stopZookeeper(lab, target, { kill: true });
   else await restartBrokerWithAdvertisedListener(lab, target);
 }
 
 async function heal(kind: FaultKind, target: number): Promise<void> {
   if (kind === 'kill-broker') await startBroker(lab, target, { timeoutMs: 120_000 });
-  else if (kind === 'stop-zookeeper') await startZookeeper(lab, target, { timeoutMs: 120_000 });
+  else if (kind === 'kill-brokers-3-4') {
+    await startBroker(lab, 3, { timeoutMs: 120_000 });
+    await startBroker(lab, 4, { timeoutMs: 120_000 });
+  } else if (kind === 'stop-zookeeper') await startZookeeper(lab, target, { timeoutMs: 120_000 });
   else await restoreAdvertisedListener(lab, target, { timeoutMs: 120_000 });
 }
 
@@ -199,7 +239,12 @@ async function faultLoop(endAt: number, faults: Fault[]): Promise<void> {
     await sleep(Math.min(between(GAP_S), Math.max(0, endAt - Date.now())));
     if (Date.now() >= endAt) break;
     const kind = FAULT_KINDS[Math.floor(random() * FAULT_KINDS.length)]!;
-    const target = kind === 'stop-zookeeper' ? 1 + Math.floor(random() * 3) : 1 + Math.floor(random() * 4);
+    const target =
+      kind === 'kill-brokers-3-4'
+        ? 34
+        : kind === 'stop-zookeeper'
+          ? 1 + Math.floor(random() * 3)
+          : 1 + Math.floor(random() * 4);
     const duration = between(FAULT_S);
     const f: Fault = {
       n: ++n,
@@ -471,7 +516,7 @@ function redisMemory(
 /** --reanalyse-memory: the memory part of the last results again, from the samples in run/. */
 function reanalyseMemory(): void {
   const out = join(root, 'bench', 'results');
-  const result = JSON.parse(readFileSync(join(out, 'soak.json'), 'utf8')) as Parameters<
+  const result = JSON.parse(readFileSync(join(out, `${OUT}.json`), 'utf8')) as Parameters<
     typeof markdown
   >[0] & {
     t0?: number;
@@ -482,16 +527,32 @@ function reanalyseMemory(): void {
   const first = Object.keys(result.memory).map(
     (n) => readMemSamples(join(runDir, `mem-${n}.jsonl`))[0]?.t ?? NaN,
   );
-  const t0 = result.t0 ?? Math.min(...first.filter(Number.isFinite));
+  const dateMs = Date.parse(result.date);
+  const ours = first.filter((t) => Number.isFinite(t) && t >= dateMs && t <= dateMs + 10 * 60_000);
+  const t0 = result.t0 ?? (ours.length ? Math.min(...ours) : dateMs);
   const minutes = Number(result.options['minutes']);
   const warm = t0 + Math.min(5 * 60_000, (minutes * 60_000) / 5);
-  for (const name of Object.keys(result.memory))
-    result.memory[name] = processMemory(readMemSamples(join(runDir, `mem-${name}.jsonl`)), warm);
+  for (const name of Object.keys(result.memory)) {
+    // Only samples of that run (run/ holds the last run's): else the memory part stays as it was.
+    const samples = readMemSamples(join(runDir, `mem-${name}.jsonl`)).filter(
+      (x) => x.t >= t0 - 60_000 && x.t <= t0 + (result.durationS ?? 0) * 1000 + 60_000,
+    );
+    if (samples.length > 1) result.memory[name] = processMemory(samples, warm);
+  }
   const redisFile = join(runDir, 'redis.json');
-  if (existsSync(redisFile)) result.redis = redisMemory(JSON.parse(readFileSync(redisFile, 'utf8')), warm);
-  writeFileSync(join(out, 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const redisSamples = existsSync(redisFile)
+    ? (JSON.parse(readFileSync(redisFile, 'utf8')) as {
+        t: number;
+        used: number;
+        rss: number;
+        keys: number;
+      }[])
+    : [];
+  if (redisSamples.some((x) => x.t >= t0 && x.t <= t0 + (result.durationS ?? 0) * 1000))
+    result.redis = redisMemory(redisSamples, warm);
+  writeFileSync(join(out, `${OUT}.json`), `${JSON.stringify(result, null, 2)}\n`);
   const md = markdown(result);
-  writeFileSync(join(out, 'soak.md'), md);
+  writeFileSync(join(out, `${OUT}.md`), md);
   console.log(md);
 }
 
@@ -525,12 +586,27 @@ async function main(): Promise<void> {
   if (values['reanalyse-memory']) return reanalyseMemory();
   const started = new Date();
   rmSync(runDir, { recursive: true, force: true });
+  // A lab made with other channels (a burst run's, or the other way round) starts afresh.
+  const channels = [
+    ...DEFAULT_CHANNELS,
+    ...Array.from({ length: BURST_CHANNELS }, (_, i) => `burst${String(i).padStart(3, '0')}`),
+  ];
+  let previous: string[] | null = null;
+  try {
+    previous = loadLabState(lab).options.channels;
+  } catch {
+    previous = null;
+  }
+  if (previous !== null && JSON.stringify(previous) !== JSON.stringify(channels)) {
+    log('the lab has other channels: starting from a fresh lab');
+    await labDown({ workDir, purge: true });
+  }
   if (!labStatus(lab).running) {
     const busy = await portsInUse(labPorts(basePorts));
     if (busy.length)
       throw new Error(`ports ${busy.join(', ')} are in use: pick another --port-offset than ${PORT_OFFSET}`);
   }
-  const status = await labUp({ workDir, basePorts, log: (l) => log(`lab: ${l}`) });
+  const status = await labUp({ workDir, basePorts, channels, log: (l) => log(`lab: ${l}`) });
   mkdirSync(runDir, { recursive: true });
   build = await privateBuild(join(workDir, 'build'));
   log(
@@ -785,6 +861,8 @@ async function main(): Promise<void> {
       faultS: FAULT_S,
       gapS: GAP_S,
       portOffset: PORT_OFFSET,
+      faults: FAULT_KINDS,
+      burstChannels: BURST_CHANNELS,
     },
     t0,
     durationS: round((finishedAt - t0) / 1000),
@@ -896,9 +974,9 @@ async function main(): Promise<void> {
   };
   const out = join(root, 'bench', 'results');
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(out, `${OUT}.json`), `${JSON.stringify(result, null, 2)}\n`);
   const md = markdown(result);
-  writeFileSync(join(out, 'soak.md'), md);
+  writeFileSync(join(out, `${OUT}.md`), md);
   console.log(md);
 }
 
@@ -952,7 +1030,11 @@ function markdown(r: {
       `settling at the end); \`fabric-opsbot bot --http\` and ${f(o['workers'])} \`fabric-opsbot worker\` processes; ` +
       `the cluster's check every ${f(o['intervalS'])} s (BullMQ job scheduler); a signed \`/fabric status pubchain\` ` +
       `every ${f(o['commandEveryS'])} s; faults (seed ${f(o['seed'])}) lasting ${JSON.stringify(o['faultS'])} s with ` +
-      `gaps of ${JSON.stringify(o['gapS'])} s. Slack is the local recorder.`,
+      `gaps of ${JSON.stringify(o['gapS'])} s, drawn from ${(o['faults'] as string[] | undefined)?.join(', ') ?? 'kill-broker, stop-zookeeper, unreachable-listener'}` +
+      (Number(o['burstChannels'] ?? 0) > 0
+        ? `; ${f(o['burstChannels'])} extra Fabric channels (1 partition, RF 3 each) in the lab and the inventory`
+        : '') +
+      '. Slack is the local recorder.',
     '',
     '## Scheduled checks',
     '',
@@ -973,12 +1055,14 @@ function markdown(r: {
     '',
     '## Incidents',
     '',
-    '| opened | closed | still open in Redis after healing | all closed after healing (ms) | duplicate opening posts | most opening posts for one key | thread replies (changed) |',
-    '|---:|---:|---:|---:|---:|---:|---:|',
-    `| ${f(i['opened'])} | ${f(i['closed'])} | ${(i['openAtEndInRedis'] as string[]).length} | ${f(i['closedAllAfterHealMs'])} | ${f(i['duplicates'])} | ${f((i['openingPostsPerIncident'] as { max: number }).max)} | ${f(i['changeRepliesTotal'])} |`,
+    '| opened | closed | still open in Redis after healing | messages never marked resolved | all closed after healing (ms) | duplicate opening posts | most opening posts for one key | thread replies (changed) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| ${f(i['opened'])} | ${f(i['closed'])} | ${(i['openAtEndInRedis'] as string[]).length} | ${(i['list'] as { closedAtS: number | null }[]).filter((x) => x.closedAtS === null).length} | ${f(i['closedAllAfterHealMs'])} | ${f(i['duplicates'])} | ${f((i['openingPostsPerIncident'] as { max: number }).max)} | ${f(i['changeRepliesTotal'])} |`,
     '',
     'A duplicate is a second opening post for the same code and subject while the first is still open. The same ' +
-      'key opened again after it closed (a fault that came back) is not a duplicate.',
+      'key opened again after it closed (a fault that came back) is not a duplicate. "Never marked resolved": ' +
+      'incident messages never updated to RESOLVED although nothing is open in Redis any more (a duplicate ' +
+      'replaced the record of the message it duplicated, which then stays "INCIDENT" in the channel).',
     '',
     '| code | opened | closed |',
     '|---|---:|---:|',
