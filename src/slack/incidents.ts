@@ -213,7 +213,9 @@ export function createIncidentTracker(opts: IncidentTrackerOptions): IncidentTra
           if (Object.keys(failed).length > 0) changes.failed = failed;
           return changes;
         },
-        { ttlMs: lockMs },
+        // Another worker reconciling (a burst of incidents at Slack's pace can take minutes, under a renewed
+        // lock): this check's report is skipped, not queued behind it; the next check reconciles afresh.
+        { ttlMs: lockMs, waitMs: 2000 },
       );
       if (result === undefined)
         opts.logger?.warn({ cluster }, 'incident reconcile skipped: another worker holds the lock');
