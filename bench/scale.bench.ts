@@ -881,7 +881,9 @@ function markdown(result: Record<string, unknown>, stages: StageResult[], syn: S
       '## Synthetic snapshots, in process',
       '',
       `test/fixtures/snapshots/builder.ts: \`large(${TOPICS}, n)\` (RF 3 on 4 brokers, offsets for every partition), ` +
-        'healthy and with brokers 3 and 4 stopped. No I/O: checks, report and renderers only.',
+        'healthy, with brokers 3 and 4 stopped, and the same with 200 more channel topics (1 partition each on ' +
+        'brokers 3, 4 and 1: channels are never collapsed, so each is its own critical finding and incident). ' +
+        'No I/O: checks, report and renderers only.',
       '',
       '| partitions | scenario | critical / warning / info | checks | report | text | JSON | Block Kit | total ms | snapshot heap MiB | report heap MiB | JSON bytes | text lines | blocks | within limits |',
       '|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
