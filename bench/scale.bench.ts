@@ -60,9 +60,11 @@ import {
 import { addTopic, large, stopBroker } from '../test/fixtures/snapshots/builder.js';
 import { diffFindings, digest } from '../workers/scheduled.js';
 import {
+  benchRunLock,
   cpuWindow,
   fullGc,
   jvmHeapUsedMb,
+  labAnyRunning,
   labPorts,
   MEMPROBE,
   openFds,
@@ -247,6 +249,9 @@ async function measureOnce(cluster: SelectedCluster, env: NodeJS.ProcessEnv): Pr
 }
 
 let inventoryFile = '';
+/** This run holds the work folder (bench/lib/proc.ts benchRunLock) / has started the lab. */
+let releaseRun: (() => void) | null = null;
+let labStarted = false;
 /** The CLI the fresh processes run: a private build of the working tree (bench/lib/build.ts), not dist/. */
 let build: PrivateBuild | null = null;
 function inventoryOf() {
@@ -927,7 +932,8 @@ async function main(): Promise<void> {
   let lab: Record<string, unknown> | null = null;
   let lastText = '';
   if (!values['synthetic-only']) {
-    const running = labStatus({ workDir }).running;
+    releaseRun = await benchRunLock(workDir);
+    const running = labAnyRunning(workDir);
     if (!running) {
       const busy = await portsInUse(labPorts(basePorts));
       if (busy.length)
@@ -936,6 +942,7 @@ async function main(): Promise<void> {
         );
     }
     const t0 = performance.now();
+    labStarted = true;
     const status = await labUp({
       workDir,
       basePorts,
@@ -1038,8 +1045,13 @@ async function main(): Promise<void> {
   console.log(md);
 }
 
-main().catch(async (err) => {
-  console.error(err);
-  if (!values.keep) await labDown({ workDir }).catch(() => undefined);
-  process.exit(1);
-});
+main().then(
+  () => releaseRun?.(),
+  async (err) => {
+    console.error(err);
+    // Only a lab this run started: another run's lab is not ours to stop.
+    if (!values.keep && labStarted) await labDown({ workDir }).catch(() => undefined);
+    releaseRun?.();
+    process.exit(1);
+  },
+);

@@ -46,7 +46,6 @@ import {
   loadLabState,
   killBroker,
   labDown,
-  labStatus,
   labUp,
   repoRoot,
   restartBrokerWithAdvertisedListener,
@@ -62,6 +61,8 @@ import {
   freePort,
   labPorts,
   MEMPROBE,
+  benchRunLock,
+  labAnyRunning,
   portsInUse,
   readMemSamples,
   shiftedPorts,
@@ -182,6 +183,9 @@ async function stopProc(
 }
 
 let stopping = false;
+/** This run holds the work folder (bench/lib/proc.ts benchRunLock) / has started the lab. */
+let releaseRun: (() => void) | null = null;
+let labStarted = false;
 /** The CLI the processes run: a private build (bench/lib/build.ts), not the shared dist/. */
 let build: PrivateBuild;
 
@@ -584,6 +588,7 @@ function processMemory(samples: readonly MemSample[], from: number) {
 
 async function main(): Promise<void> {
   if (values['reanalyse-memory']) return reanalyseMemory();
+  releaseRun = await benchRunLock(workDir);
   const started = new Date();
   rmSync(runDir, { recursive: true, force: true });
   // A lab made with other channels (a burst run's, or the other way round) starts afresh.
@@ -601,11 +606,12 @@ async function main(): Promise<void> {
     log('the lab has other channels: starting from a fresh lab');
     await labDown({ workDir, purge: true });
   }
-  if (!labStatus(lab).running) {
+  if (!labAnyRunning(workDir)) {
     const busy = await portsInUse(labPorts(basePorts));
     if (busy.length)
       throw new Error(`ports ${busy.join(', ')} are in use: pick another --port-offset than ${PORT_OFFSET}`);
   }
+  labStarted = true;
   const status = await labUp({ workDir, basePorts, channels, log: (l) => log(`lab: ${l}`) });
   mkdirSync(runDir, { recursive: true });
   build = await privateBuild(join(workDir, 'build'));
@@ -1128,8 +1134,13 @@ function markdown(r: {
   ].join('\n');
 }
 
-main().catch(async (err) => {
-  console.error(err);
-  if (!values.keep) await labDown({ workDir }).catch(() => undefined);
-  process.exit(1);
-});
+main().then(
+  () => releaseRun?.(),
+  async (err) => {
+    console.error(err);
+    // Only a lab this run started: another run's lab is not ours to stop.
+    if (!values.keep && labStarted) await labDown({ workDir }).catch(() => undefined);
+    releaseRun?.();
+    process.exit(1);
+  },
+);

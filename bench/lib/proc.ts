@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { DEFAULT_BASE_PORTS, type LabBasePorts } from '../../src/lab/index.js';
+import { acquireFileLock, DEFAULT_BASE_PORTS, labStatus, type LabBasePorts } from '../../src/lab/index.js';
 
 setFlagsFromString('--expose-gc');
 const gcFn = runInNewContext('gc') as () => void;
@@ -239,4 +239,28 @@ export async function cpuWindow(
     machineBusyPct: Math.round(((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * 1000) / 10,
     pidsCores: Math.round((used / CLK_TCK / secs) * 100) / 100,
   };
+}
+
+/**
+ * One benchmark run per work folder: `<folder>.run.lock` (next to it, since a purge removes the folder) holds the
+ * pid of the run. A second run refuses to start instead of deleting the first one's logs and stopping its lab
+ * (which happened: a soak started while another was running in .lab/bench-soak took that run's lab down).
+ */
+export async function benchRunLock(workDir: string): Promise<() => void> {
+  try {
+    return await acquireFileLock(`${workDir}.run.lock`, 500);
+  } catch (err) {
+    throw new Error(
+      `another benchmark is running in ${workDir} (${err instanceof Error ? err.message : String(err)}): ` +
+        'wait for it to finish, or use another work folder/port offset',
+    );
+  }
+}
+
+/** Whether any process of the lab in `workDir` runs (then its ports are its own, not someone else's). */
+export function labAnyRunning(workDir: string): boolean {
+  const st = labStatus({ workDir });
+  return (
+    st.zookeeper.some((z) => z.running) || st.brokers.some((b) => b.running) || st.redis?.running === true
+  );
 }
