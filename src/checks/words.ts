@@ -99,7 +99,7 @@ export function duration(ms: number): string {
 }
 
 /** Characters that must not reach a terminal, a log line or a chat message as they are. */
-function invisible(cp: number): boolean {
+export function invisible(cp: number): boolean {
   return (
     cp < 0x20 ||
     (cp >= 0x7f && cp < 0xa0) ||

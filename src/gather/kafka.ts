@@ -3,6 +3,7 @@
  * each other show up), high watermark and log start offset per partition (one batched request per leader),
  * and broker and topic configs. Nothing here throws for a broken cluster: what could not be read is said.
  */
+import { parseEndpoint } from './reachability.js';
 import { compareText } from '../order.js';
 import { readFileSync } from 'node:fs';
 import type { ClusterConfig } from '../config/index.js';
@@ -92,8 +93,6 @@ export function wireOptionsFor(
   return opts;
 }
 
-const ENDPOINT = /^([A-Za-z0-9_]+):\/\/\[?([^\]]*?)\]?:(\d+)$/;
-
 /**
  * The listener this client talks to: the one whose advertised address is a bootstrap address, else the first
  * whose security protocol is the client's (TLS and SASL from the config), else none (the registration's
@@ -108,14 +107,14 @@ export function clientListener(
   const boot = new Set(bootstrap);
   for (const reg of registrations) {
     for (const e of reg.endpoints) {
-      const m = ENDPOINT.exec(e);
-      if (m && boot.has(`${m[2]}:${m[3]}`)) return m[1]!;
+      const ep = parseEndpoint(e);
+      if (ep && boot.has(`${ep.host}:${ep.port}`)) return ep.listener;
     }
   }
   const protocol = wire.tls ? (wire.sasl ? 'SASL_SSL' : 'SSL') : wire.sasl ? 'SASL_PLAINTEXT' : 'PLAINTEXT';
   for (const reg of registrations) {
     for (const e of reg.endpoints) {
-      const name = ENDPOINT.exec(e)?.[1];
+      const name = parseEndpoint(e)?.listener;
       if (name && (reg.securityProtocols?.[name] ?? name) === protocol) return name;
     }
   }
@@ -129,8 +128,8 @@ export function listenerAddress(
 ): { host: string; port: number } {
   if (listener !== null) {
     for (const e of reg.endpoints) {
-      const m = ENDPOINT.exec(e);
-      if (m && m[1] === listener) return { host: m[2]!, port: Number(m[3]) };
+      const ep = parseEndpoint(e);
+      if (ep && ep.listener === listener) return { host: ep.host, port: ep.port };
     }
   }
   return { host: reg.host, port: reg.port };

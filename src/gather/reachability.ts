@@ -25,10 +25,10 @@ export function probeTcp(
   });
 }
 
-/** "SASL_SSL://host:9093" -> host and port; null if it does not parse. */
-export function parseEndpoint(endpoint: string): { host: string; port: number } | null {
-  const m = /^[A-Za-z0-9_]+:\/\/\[?([^\]]*?)\]?:(\d+)$/.exec(endpoint);
-  return m ? { host: m[1]!, port: Number(m[2]) } : null;
+/** "SASL_SSL://host:9093" -> listener, host and port; null if it does not parse. */
+export function parseEndpoint(endpoint: string): { listener: string; host: string; port: number } | null {
+  const m = /^([A-Za-z0-9_]+):\/\/\[?([^\]]*?)\]?:(\d+)$/.exec(endpoint);
+  return m ? { listener: m[1]!, host: m[2]!, port: Number(m[3]) } : null;
 }
 
 export async function probeBrokerEndpoints(
@@ -39,8 +39,8 @@ export async function probeBrokerEndpoints(
   for (const b of brokers) {
     const endpoints = b.endpoints.length > 0 ? b.endpoints : [`PLAINTEXT://${b.host}:${b.port}`];
     for (const endpoint of endpoints) {
-      const hp = parseEndpoint(endpoint);
-      if (!hp) {
+      const parsed = parseEndpoint(endpoint);
+      if (!parsed) {
         jobs.push(
           Promise.resolve({
             brokerId: b.id,
@@ -55,11 +55,13 @@ export async function probeBrokerEndpoints(
         );
         continue;
       }
+      const { host, port } = parsed;
       jobs.push(
-        probeTcp(hp.host, hp.port, timeoutMs).then((r) => ({
+        probeTcp(host, port, timeoutMs).then((r) => ({
           brokerId: b.id,
           endpoint,
-          ...hp,
+          host,
+          port,
           from: 'opsbot',
           ...r,
         })),

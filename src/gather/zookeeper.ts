@@ -4,6 +4,7 @@
  * (folded into multiRead requests on ZooKeeper 3.6+, pipelined one request each on older servers), so
  * thousands of partitions cost three round trips plus transfer, not one each.
  */
+import { parseEndpoint } from './reachability.js';
 import { compareText } from '../order.js';
 import type { ClusterConfig } from '../config/index.js';
 import { describeError } from '../errors/index.js';
@@ -57,11 +58,8 @@ export function parseBrokerRegistration(id: number, json: Json): BrokerRegistrat
   let host = typeof json.host === 'string' ? json.host : null;
   let port = isInt(json.port) && json.port > 0 ? json.port : null;
   if ((host === null || port === null) && endpoints.length > 0) {
-    const m = /^[A-Za-z0-9_]+:\/\/\[?([^\]]*?)\]?:(\d+)$/.exec(endpoints[0] as string);
-    if (m) {
-      host = m[1]!;
-      port = Number(m[2]);
-    }
+    const first = parseEndpoint(endpoints[0] as string);
+    if (first) ({ host, port } = first);
   }
   if (host === null || port === null) return 'no host/port and no parsable endpoint';
   if (host.trim() === '') return 'empty host';

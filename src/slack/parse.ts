@@ -10,6 +10,7 @@
  * become the names they show; mentions are refused (no command takes a user). Errors quote what was wrong
  * escaped for Slack (a name in an error can never ping anyone), shortened, with control characters made visible.
  */
+import { invisible } from '../checks/words.js';
 import type { Permission } from './roles.js';
 
 export type FabricCommand =
@@ -132,20 +133,6 @@ function fail(error: string, sub?: Subcommand): ParseResult {
 }
 
 // ------------------------------------------------------------------ quoting what the user typed
-
-/** Characters an error must not show as they are: controls, bidi overrides, zero-width ones, lone surrogates. */
-function invisible(cp: number): boolean {
-  return (
-    cp < 0x20 ||
-    (cp >= 0x7f && cp < 0xa0) ||
-    cp === 0xad ||
-    (cp >= 0x200b && cp <= 0x200f) ||
-    (cp >= 0x2028 && cp <= 0x202e) ||
-    (cp >= 0x2060 && cp <= 0x2069) ||
-    cp === 0xfeff ||
-    (cp >= 0xd800 && cp <= 0xdfff)
-  );
-}
 
 const SHOW_MAX = 40;
 
